@@ -1,0 +1,106 @@
+// Builds the companion server (never listens: server.ts does). Tests build it with `inject`.
+import cors from '@fastify/cors'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { Type } from 'typebox'
+import type { Config } from './config.ts'
+import { sendError } from './http-errors.ts'
+import ilpNetworkPlugin from './plugins/ilp-network.ts'
+import openapiPlugin from './plugins/openapi.ts'
+import secretsPlugin from './plugins/secrets.ts'
+import storePlugin from './plugins/store.ts'
+import { ErrorReply } from './schemas/common.ts'
+import verifierPlugin from './verifier/plugin.ts'
+import verifierRoutes from './verifier/routes.ts'
+import walletPlugin from './wallet/plugin.ts'
+import walletRoutes from './wallet/routes.ts'
+
+export const VERSION = '0.1.0'
+
+export interface BuildOptions {
+  logger?: FastifyServerOptions['logger']
+  /** Clock for receipt TTLs; tests move it instead of sleeping. */
+  now?: () => number
+}
+
+export interface DemoInfo {
+  account: string
+  paymentPointer: string
+  proxyPointer: string
+}
+
+declare module 'fastify' {
+  interface FastifyInstance { config: Config, demo?: DemoInfo }
+}
+
+export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
+  if (config.logFormat === 'json') return { level: config.logLevel }
+  return {
+    level: config.logLevel,
+    transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname,reqId', singleLine: true } }
+  }
+}
+
+export async function buildApp (config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? loggerOptions(config),
+    // Receipts and amounts are tiny; nothing this server accepts is larger than this.
+    bodyLimit: 64 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', config)
+  app.addSchema(ErrorReply)
+
+  app.setErrorHandler((err: Error & { statusCode?: number, code?: string, validation?: unknown }, req, reply) => {
+    const status = err.statusCode ?? 500
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed')
+      return sendError(reply, status, 'internal_error', 'internal server error')
+    }
+    const code = err.validation ? 'invalid_request' : (err.code ?? 'bad_request').toLowerCase()
+    return sendError(reply, status, code, err.message)
+  })
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`))
+
+  await app.register(cors, {
+    origin: config.corsOrigin === '*' ? '*' : config.corsOrigin.split(',').map((s) => s.trim()),
+    methods: ['GET', 'POST', 'DELETE'],
+    allowedHeaders: ['content-type', 'authorization', 'receipt-nonce', 'receipt-secret', 'web-monetization-id']
+  })
+  await app.register(openapiPlugin, { publicUrl: config.publicUrl, version: VERSION })
+  await app.register(storePlugin, { database: config.database })
+  await app.register(secretsPlugin, { adminToken: config.adminToken, spendToken: config.spendToken, receiptSeed: config.receiptSeed })
+  await app.register(ilpNetworkPlugin, {
+    uplink: config.uplink,
+    ilpAddress: config.ilpAddress,
+    assetCode: config.assetCode,
+    assetScale: config.assetScale,
+    btpHost: config.btpHost,
+    btpPort: config.btpPort,
+    allowedOrigins: config.btpAllowedOrigins,
+    maxPacketAmount: config.maxPacketAmount,
+    rateLimitPerMinute: config.rateLimitPerMinute
+  })
+  await app.register(walletPlugin, { publicUrl: config.publicUrl })
+  await app.register(verifierPlugin, { publicUrl: config.publicUrl, ttlSeconds: config.receiptTtlSeconds, now: opts.now })
+  await app.register(walletRoutes)
+  await app.register(verifierRoutes)
+
+  app.get('/health', {
+    schema: {
+      tags: ['server'],
+      summary: 'Liveness and what this server is connected to',
+      response: { 200: Type.Object({ status: Type.Literal('ok'), version: Type.String(), network: Type.Object({ mode: Type.String(), btpUrl: Type.String() }) }) }
+    }
+  }, async () => ({ status: 'ok' as const, version: VERSION, network: { mode: app.ilpNetwork.mode, btpUrl: app.ilpNetwork.btpUrl } }))
+
+  await app.ready()
+  if (config.demoAccount) {
+    const account = await app.wallet.ensureAccount(config.demoAccount)
+    const proxy = await app.verifier.registerProxy(account.paymentPointer)
+    if (typeof proxy === 'string') throw new Error(`could not register the demo proxy pointer: ${proxy}`)
+    app.demo = { account: account.name, paymentPointer: account.paymentPointer, proxyPointer: proxy.proxy.proxyPointer }
+  }
+  return app
+}

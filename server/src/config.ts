@@ -1,0 +1,163 @@
+// Every setting of the companion server, in one table: the README's settings table is generated
+// from it (`npm run settings-table`) and a test checks that the two agree.
+import path from 'node:path'
+
+export type SettingKind = 'string' | 'port' | 'integer' | 'amount' | 'list' | 'boolean'
+
+export interface Setting {
+  env: string
+  kind: SettingKind
+  /** Default as the user would type it; '' means unset. */
+  default: string
+  description: string
+}
+
+export const SETTINGS = [
+  { env: 'HOST', kind: 'string', default: '127.0.0.1', description: 'Interface the HTTP API listens on.' },
+  { env: 'PORT', kind: 'port', default: '3000', description: 'Port of the HTTP API (SPSP, wallet, verifier, OpenAPI docs at `/docs`).' },
+  { env: 'TRICKLE_PUBLIC_URL', kind: 'string', default: '', description: 'Base URL readers reach the companion at; payment pointers and proxy pointers are built from it. Default `http://localhost:PORT`.' },
+  { env: 'TRICKLE_DATA_DIR', kind: 'string', default: './data', description: 'Folder for the embedded SQLite database (`trickle.sqlite`), relative to the working directory.' },
+  { env: 'TRICKLE_DATABASE', kind: 'string', default: '', description: 'SQLite file to use instead of `TRICKLE_DATA_DIR/trickle.sqlite`; `:memory:` keeps nothing.' },
+  { env: 'TRICKLE_ADMIN_TOKEN', kind: 'string', default: '', description: 'Bearer token for admin routes (accounts, proxy pointers). Generated on first start and kept in the database when unset.' },
+  { env: 'TRICKLE_SPEND_TOKEN', kind: 'string', default: '', description: 'Bearer token for `POST /balances/{id}:spend` (the admin token works too). Generated and kept when unset.' },
+  { env: 'RECEIPT_SEED', kind: 'string', default: '', description: 'Base64 seed (32 bytes) from which receipt secrets are derived. Generated and kept when unset; changing it invalidates outstanding nonces.' },
+  { env: 'RECEIPT_TTL', kind: 'integer', default: '300', description: 'Seconds a receipt nonce stays valid after the SPSP query that issued it.' },
+  { env: 'ILP_BTP_SERVER', kind: 'string', default: '', description: 'Uplink, as ilp-plugin reads it (`btp+ws://user:secret@host:port`). When set, no connector is started and the wallet joins this network instead.' },
+  { env: 'TRICKLE_ILP_ADDRESS', kind: 'string', default: 'private.trickle', description: 'ILP address of the embedded connector.' },
+  { env: 'TRICKLE_ILP_ASSET_CODE', kind: 'string', default: 'USD', description: 'Asset of the embedded network.' },
+  { env: 'TRICKLE_ILP_ASSET_SCALE', kind: 'integer', default: '9', description: 'Asset scale of the embedded network (9: one unit is a billionth of a dollar).' },
+  { env: 'TRICKLE_BTP_HOST', kind: 'string', default: '127.0.0.1', description: 'Interface of the embedded BTP endpoint (ilp-plugin-mini-accounts).' },
+  { env: 'TRICKLE_BTP_PORT', kind: 'port', default: '7768', description: 'Port of the embedded BTP endpoint (7768, as `moneyd local`).' },
+  { env: 'TRICKLE_BTP_ALLOWED_ORIGINS', kind: 'list', default: '^https?://(localhost|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]+)?$', description: 'Comma-separated regular expressions of browser origins allowed to open BTP WebSockets (Node clients send no Origin).' },
+  { env: 'TRICKLE_ILP_MAX_PACKET_AMOUNT', kind: 'amount', default: '', description: 'Largest amount one ILP packet may carry on the embedded network; unset means no limit.' },
+  { env: 'TRICKLE_ILP_RATE_LIMIT', kind: 'integer', default: '0', description: 'Packets per minute the embedded connector accepts from all BTP clients together; 0 disables the limit.' },
+  { env: 'TRICKLE_CORS_ORIGIN', kind: 'string', default: '*', description: 'Value of Access-Control-Allow-Origin on public routes (SPSP, credit, verify) so pages on another origin can pay and credit.' },
+  { env: 'TRICKLE_DEMO_ACCOUNT', kind: 'string', default: 'demo', description: 'Wallet account (and proxy pointer) created at start for newcomers; empty for none.' },
+  { env: 'LOG_LEVEL', kind: 'string', default: 'info', description: 'Log level (fatal, error, warn, info, debug, trace).' },
+  { env: 'LOG_FORMAT', kind: 'string', default: 'pretty', description: '`pretty` for readable lines, `json` for one JSON object per line.' }
+] as const satisfies readonly Setting[]
+
+export type SettingName = typeof SETTINGS[number]['env']
+
+export interface Config {
+  host: string
+  port: number
+  publicUrl: string
+  database: string
+  adminToken?: string
+  spendToken?: string
+  receiptSeed?: Buffer
+  receiptTtlSeconds: number
+  uplink?: string
+  ilpAddress: string
+  assetCode: string
+  assetScale: number
+  btpHost: string
+  btpPort: number
+  btpAllowedOrigins: string[]
+  maxPacketAmount?: string
+  rateLimitPerMinute: number
+  corsOrigin: string
+  demoAccount?: string
+  logLevel: string
+  logFormat: 'pretty' | 'json'
+}
+
+export class ConfigError extends Error {
+  constructor (setting: string, problem: string) {
+    super(`${setting}: ${problem}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+function read (env: Env, name: SettingName): string {
+  const setting = SETTINGS.find((s) => s.env === name)!
+  const raw = env[name]
+  return raw === undefined ? setting.default : raw.trim()
+}
+
+function integer (env: Env, name: SettingName, min: number, max: number): number {
+  const raw = read(env, name)
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`)
+  const n = Number(raw)
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`)
+  return n
+}
+
+const U64_MAX = 18446744073709551615n
+
+/** Reads the settings from an environment (process.env by default); throws ConfigError naming the bad setting. */
+export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config {
+  const port = integer(env, 'PORT', 0, 65535)
+  const publicUrl = (read(env, 'TRICKLE_PUBLIC_URL') || `http://localhost:${port}`).replace(/\/+$/, '')
+  try {
+    const u = new URL(publicUrl)
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http')
+  } catch {
+    throw new ConfigError('TRICKLE_PUBLIC_URL', `expected an http(s) URL, got "${publicUrl}"`)
+  }
+  const database = read(env, 'TRICKLE_DATABASE') ||
+    path.join(path.resolve(cwd, read(env, 'TRICKLE_DATA_DIR')), 'trickle.sqlite')
+
+  let receiptSeed: Buffer | undefined
+  const seed = read(env, 'RECEIPT_SEED')
+  if (seed !== '') {
+    receiptSeed = Buffer.from(seed, 'base64')
+    if (receiptSeed.length < 32) throw new ConfigError('RECEIPT_SEED', 'must be at least 32 bytes, base64-encoded')
+  }
+
+  const maxPacketAmount = read(env, 'TRICKLE_ILP_MAX_PACKET_AMOUNT')
+  if (maxPacketAmount !== '' && (!/^[1-9]\d*$/.test(maxPacketAmount) || BigInt(maxPacketAmount) > U64_MAX)) {
+    throw new ConfigError('TRICKLE_ILP_MAX_PACKET_AMOUNT', `expected a positive whole amount up to 2^64-1, got "${maxPacketAmount}"`)
+  }
+  const uplink = read(env, 'ILP_BTP_SERVER')
+  if (uplink !== '' && !/^btp\+wss?:\/\//.test(uplink)) {
+    throw new ConfigError('ILP_BTP_SERVER', 'expected btp+ws://… or btp+wss://…')
+  }
+  const btpAllowedOrigins = read(env, 'TRICKLE_BTP_ALLOWED_ORIGINS').split(',').map((s) => s.trim()).filter(Boolean)
+  for (const pattern of btpAllowedOrigins) {
+    try { new RegExp(pattern) } catch { throw new ConfigError('TRICKLE_BTP_ALLOWED_ORIGINS', `not a regular expression: ${pattern}`) }
+  }
+  const logFormat = read(env, 'LOG_FORMAT')
+  if (logFormat !== 'pretty' && logFormat !== 'json') throw new ConfigError('LOG_FORMAT', 'expected pretty or json')
+  const demoAccount = read(env, 'TRICKLE_DEMO_ACCOUNT')
+  if (demoAccount !== '' && !ACCOUNT_NAME.test(demoAccount)) {
+    throw new ConfigError('TRICKLE_DEMO_ACCOUNT', 'use 1-64 letters, digits, "-" or "_"')
+  }
+  const optional = (name: SettingName) => read(env, name) || undefined
+
+  return {
+    host: read(env, 'HOST'),
+    port,
+    publicUrl,
+    database,
+    adminToken: optional('TRICKLE_ADMIN_TOKEN'),
+    spendToken: optional('TRICKLE_SPEND_TOKEN'),
+    receiptSeed,
+    receiptTtlSeconds: integer(env, 'RECEIPT_TTL', 1, 7 * 24 * 3600),
+    uplink: uplink || undefined,
+    ilpAddress: read(env, 'TRICKLE_ILP_ADDRESS'),
+    assetCode: read(env, 'TRICKLE_ILP_ASSET_CODE'),
+    assetScale: integer(env, 'TRICKLE_ILP_ASSET_SCALE', 0, 255),
+    btpHost: read(env, 'TRICKLE_BTP_HOST'),
+    btpPort: integer(env, 'TRICKLE_BTP_PORT', 0, 65535),
+    btpAllowedOrigins,
+    maxPacketAmount: maxPacketAmount || undefined,
+    rateLimitPerMinute: integer(env, 'TRICKLE_ILP_RATE_LIMIT', 0, 1e9),
+    corsOrigin: read(env, 'TRICKLE_CORS_ORIGIN'),
+    demoAccount: demoAccount || undefined,
+    logLevel: read(env, 'LOG_LEVEL'),
+    logFormat
+  }
+}
+
+/** Wallet account names: they appear in URLs and ILP addresses. */
+export const ACCOUNT_NAME = /^[A-Za-z0-9_-]{1,64}$/
+
+/** A Markdown table of every setting, for the README. */
+export function settingsTable (): string {
+  const rows = SETTINGS.map((s) => `| \`${s.env}\` | ${s.default === '' ? '(unset)' : '`' + s.default.replace(/\|/g, '\\|') + '`'} | ${s.description} |`)
+  return ['| Setting | Default | What it does |', '|---|---|---|', ...rows].join('\n')
+}

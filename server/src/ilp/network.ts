@@ -1,0 +1,93 @@
+// The local Interledger network: ilp-connector run as a library with one ilp-plugin-mini-accounts child
+// account that serves BTP over WebSocket. This is what `moneyd local` does, without moneyd's
+// leveldown dependency (research/ilp-stack.md §1) and with ports, limits and origins as settings.
+// With an uplink (ILP_BTP_SERVER) no connector starts; Trickle's own clients join the uplink instead.
+import { randomBytes } from 'node:crypto'
+import type { ConnectorApp } from 'ilp-connector'
+import { createRequire } from 'node:module'
+import type { ServerOpts } from 'ilp-protocol-stream'
+
+// ilp-plugin-btp is CommonJS with `module.exports = Plugin`; its typings describe a namespace.
+const BtpPlugin = createRequire(import.meta.url)('ilp-plugin-btp') as new (opts: { server: string }) => Plugin
+export type Plugin = ServerOpts['plugin']
+// Not `import 'ilp-connector'`: its index starts a connector from the environment whenever
+// `module.parent` is unset, which is the case for every CommonJS module loaded from ESM.
+const createConnectorApp = (createRequire(import.meta.url)('ilp-connector/dist/app') as { default: (opts: Record<string, unknown>) => ConnectorApp }).default
+
+export interface NetworkOptions {
+  uplink?: string
+  ilpAddress: string
+  assetCode: string
+  assetScale: number
+  btpHost: string
+  btpPort: number
+  allowedOrigins: string[]
+  maxPacketAmount?: string
+  /** packets per minute for all BTP clients together; 0 = no limit */
+  rateLimitPerMinute: number
+}
+
+export interface IlpNetwork {
+  /** 'embedded' when this process runs the connector, 'uplink' when it joins ILP_BTP_SERVER. */
+  mode: 'embedded' | 'uplink'
+  /** BTP URL without credentials that clients (Node or browser) use to join, e.g. btp+ws://127.0.0.1:7768 */
+  btpUrl: string
+  /** A fresh BTP client plugin for one connection; `name` becomes the last ILP address segment. */
+  createPlugin (name?: string): Plugin
+  close (): Promise<void>
+}
+
+export async function startNetwork (opts: NetworkOptions): Promise<IlpNetwork> {
+  const uplinkUrl = opts.uplink
+  if (uplinkUrl) {
+    const uplink = new URL(uplinkUrl)
+    const btpUrl = `${uplink.protocol}//${uplink.host}${uplink.pathname === '/' ? '' : uplink.pathname}`
+    return {
+      mode: 'uplink',
+      btpUrl,
+      // The uplink's credentials belong to this companion; every plugin shares its account.
+      createPlugin: () => new BtpPlugin({ server: uplinkUrl }),
+      async close () {}
+    }
+  }
+
+  const local: Record<string, unknown> = {
+    relation: 'child',
+    plugin: 'ilp-plugin-mini-accounts',
+    assetCode: opts.assetCode,
+    assetScale: opts.assetScale,
+    // A development network: no balance limits and no settlement.
+    balance: { minimum: '-Infinity', maximum: 'Infinity', settleThreshold: '-Infinity' },
+    options: { wsOpts: { host: opts.btpHost, port: opts.btpPort }, allowedOrigins: opts.allowedOrigins }
+  }
+  if (opts.maxPacketAmount) local.maxPacketAmount = opts.maxPacketAmount
+  const disableMiddleware: string[] = []
+  if (opts.rateLimitPerMinute > 0) {
+    local.rateLimit = { refillPeriod: 60_000, refillCount: opts.rateLimitPerMinute, capacity: opts.rateLimitPerMinute }
+  } else {
+    // The default (10,000 packets a minute) applies to the one mini-accounts account, i.e. to every
+    // client together, and throttles a whole test network to ~166 packets/s after one burst.
+    disableMiddleware.push('rateLimit')
+  }
+  const app: ConnectorApp = createConnectorApp({
+    ilpAddress: opts.ilpAddress,
+    backend: 'one-to-one',
+    spread: 0,
+    store: 'memory',
+    env: 'test',
+    disableMiddleware,
+    accounts: { local }
+  })
+  await app.listen()
+  const host = opts.btpHost.includes(':') ? `[${opts.btpHost}]` : opts.btpHost
+  const btpUrl = `btp+ws://${host}:${opts.btpPort}`
+  return {
+    mode: 'embedded',
+    btpUrl,
+    createPlugin (name = '') {
+      const secret = randomBytes(16).toString('hex')
+      return new BtpPlugin({ server: `btp+ws://${name}:${secret}@${host}:${opts.btpPort}` })
+    },
+    async close () { await app.shutdown() }
+  }
+}

@@ -1,0 +1,175 @@
+// Embedded store on node:sqlite (Node 24, no native build). node:sqlite is synchronous, so each method
+// below runs to completion without yielding: within one process no two calls interleave. BEGIN IMMEDIATE
+// takes SQLite's write lock up front, so several processes sharing the file serialise too (busy_timeout
+// makes them wait rather than fail).
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import type {
+  CreditReceiptInput, CreditReceiptResult, NonceRecord, ProxyRecord, SpendResult, Store, WalletAccount
+} from './types.ts'
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS accounts (
+  name TEXT PRIMARY KEY, created_at INTEGER NOT NULL, received TEXT NOT NULL DEFAULT '0'
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS proxies (
+  id TEXT PRIMARY KEY, payment_pointer TEXT NOT NULL, spsp_endpoint TEXT NOT NULL, created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS nonces (
+  nonce TEXT PRIMARY KEY, proxy_id TEXT NOT NULL, spsp_endpoint TEXT NOT NULL, issued_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS nonces_issued_at ON nonces (issued_at);
+CREATE TABLE IF NOT EXISTS receipt_marks (
+  nonce TEXT NOT NULL, stream_id INTEGER NOT NULL, total TEXT NOT NULL, PRIMARY KEY (nonce, stream_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS balances (id TEXT PRIMARY KEY, amount TEXT NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+`
+
+interface Row { [key: string]: unknown }
+
+export function openSqliteStore (file: string): Store {
+  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true })
+  const db = new DatabaseSync(file)
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;')
+  db.exec(SCHEMA)
+
+  const q = {
+    metaGet: db.prepare('SELECT value FROM meta WHERE key = ?'),
+    metaInsert: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
+    accountInsert: db.prepare('INSERT OR IGNORE INTO accounts (name, created_at, received) VALUES (?, ?, \'0\')'),
+    accountGet: db.prepare('SELECT name, created_at, received FROM accounts WHERE name = ?'),
+    accountList: db.prepare('SELECT name, created_at, received FROM accounts ORDER BY name'),
+    accountSetReceived: db.prepare('UPDATE accounts SET received = ? WHERE name = ?'),
+    proxyInsert: db.prepare('INSERT OR IGNORE INTO proxies (id, payment_pointer, spsp_endpoint, created_at) VALUES (?, ?, ?, ?)'),
+    proxyGet: db.prepare('SELECT id, payment_pointer, spsp_endpoint, created_at FROM proxies WHERE id = ?'),
+    proxyList: db.prepare('SELECT id, payment_pointer, spsp_endpoint, created_at FROM proxies ORDER BY created_at, id'),
+    proxyDelete: db.prepare('DELETE FROM proxies WHERE id = ?'),
+    nonceInsert: db.prepare('INSERT INTO nonces (nonce, proxy_id, spsp_endpoint, issued_at) VALUES (?, ?, ?, ?)'),
+    nonceGet: db.prepare('SELECT nonce, proxy_id, spsp_endpoint, issued_at FROM nonces WHERE nonce = ?'),
+    marksPurge: db.prepare('DELETE FROM receipt_marks WHERE nonce IN (SELECT nonce FROM nonces WHERE issued_at < ?)'),
+    noncePurge: db.prepare('DELETE FROM nonces WHERE issued_at < ?'),
+    markGet: db.prepare('SELECT total FROM receipt_marks WHERE nonce = ? AND stream_id = ?'),
+    markPut: db.prepare('INSERT INTO receipt_marks (nonce, stream_id, total) VALUES (?, ?, ?) ON CONFLICT (nonce, stream_id) DO UPDATE SET total = excluded.total'),
+    balanceGet: db.prepare('SELECT amount FROM balances WHERE id = ?'),
+    balancePut: db.prepare('INSERT INTO balances (id, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, updated_at = excluded.updated_at')
+  }
+
+  /** Runs fn inside BEGIN IMMEDIATE … COMMIT, rolling back on any throw. */
+  function transaction<T> (fn: () => T): T {
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      const result = fn()
+      db.exec('COMMIT')
+      return result
+    } catch (err) {
+      db.exec('ROLLBACK')
+      throw err
+    }
+  }
+
+  const toAccount = (r: Row): WalletAccount => ({ name: String(r.name), createdAt: Number(r.created_at), received: BigInt(String(r.received)) })
+  const toProxy = (r: Row): ProxyRecord => ({ id: String(r.id), paymentPointer: String(r.payment_pointer), spspEndpoint: String(r.spsp_endpoint), createdAt: Number(r.created_at) })
+  const toNonce = (r: Row): NonceRecord => ({ nonce: String(r.nonce), proxyId: String(r.proxy_id), spspEndpoint: String(r.spsp_endpoint), issuedAt: Number(r.issued_at) })
+  const balanceOf = (id: string): bigint | undefined => {
+    const row = q.balanceGet.get(id) as Row | undefined
+    return row === undefined ? undefined : BigInt(String(row.amount))
+  }
+  let closed = false
+
+  return {
+    kind: 'sqlite',
+
+    async metaGetOrSet (key, value) {
+      q.metaInsert.run(key, value)
+      return String((q.metaGet.get(key) as Row).value)
+    },
+
+    async createAccount (name, now) {
+      const created = Number(q.accountInsert.run(name, now).changes) === 1
+      return { created, account: toAccount(q.accountGet.get(name) as Row) }
+    },
+    async getAccount (name) {
+      const row = q.accountGet.get(name) as Row | undefined
+      return row && toAccount(row)
+    },
+    async listAccounts () {
+      return (q.accountList.all() as Row[]).map(toAccount)
+    },
+    async addReceived (name, amount) {
+      return transaction(() => {
+        const row = q.accountGet.get(name) as Row | undefined
+        if (!row) throw new Error(`unknown wallet account ${name}`)
+        const received = BigInt(String(row.received)) + amount
+        q.accountSetReceived.run(received.toString(), name)
+        return received
+      })
+    },
+
+    async putProxy (record) {
+      const created = Number(q.proxyInsert.run(record.id, record.paymentPointer, record.spspEndpoint, record.createdAt).changes) === 1
+      return { created, proxy: toProxy(q.proxyGet.get(record.id) as Row) }
+    },
+    async getProxy (id) {
+      const row = q.proxyGet.get(id) as Row | undefined
+      return row && toProxy(row)
+    },
+    async listProxies () {
+      return (q.proxyList.all() as Row[]).map(toProxy)
+    },
+    async deleteProxy (id) {
+      return Number(q.proxyDelete.run(id).changes) === 1
+    },
+
+    async putNonce (r) {
+      q.nonceInsert.run(r.nonce, r.proxyId, r.spspEndpoint, r.issuedAt)
+    },
+    async getNonce (nonce) {
+      const row = q.nonceGet.get(nonce) as Row | undefined
+      return row && toNonce(row)
+    },
+    async purgeNonces (issuedBefore) {
+      return transaction(() => {
+        q.marksPurge.run(issuedBefore)
+        return Number(q.noncePurge.run(issuedBefore).changes)
+      })
+    },
+
+    async creditReceipt (input: CreditReceiptInput): Promise<CreditReceiptResult> {
+      return transaction(() => {
+        const mark = q.markGet.get(input.nonce, input.streamId) as Row | undefined
+        const previous = mark ? BigInt(String(mark.total)) : 0n
+        if (input.totalReceived <= previous) return { kind: 'not_newer', previous }
+        const amount = input.totalReceived - previous
+        let balance = 0n
+        if (input.balanceId !== undefined) {
+          balance = (balanceOf(input.balanceId) ?? 0n) + amount
+          if (balance > input.maxBalance) return { kind: 'balance_overflow', balance: balance - amount }
+          q.balancePut.run(input.balanceId, balance.toString(), Date.now())
+        }
+        q.markPut.run(input.nonce, input.streamId, input.totalReceived.toString())
+        return { kind: 'credited', amount, balance }
+      })
+    },
+    async spend (balanceId, amount): Promise<SpendResult> {
+      return transaction(() => {
+        const balance = balanceOf(balanceId)
+        if (balance === undefined) return { kind: 'unknown_balance' }
+        if (balance < amount) return { kind: 'insufficient', balance }
+        const left = balance - amount
+        q.balancePut.run(balanceId, left.toString(), Date.now())
+        return { kind: 'spent', balance: left }
+      })
+    },
+    async getBalance (balanceId) {
+      return balanceOf(balanceId)
+    },
+
+    async close () {
+      if (closed) return
+      closed = true
+      db.close()
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// The storage contract of the companion. SQLite (store/sqlite.ts) implements it today; a PostgreSQL or
+// Redis store implements the same methods. Every method is async so that a networked store fits, and
+// each method that moves money is one atomic step: implementations must never let two concurrent
+// calls both read the same old balance.
+//
+// Amounts are bigint in memory and decimal strings at rest: receipts carry u64 totals, which do not fit
+// in SQLite's or PostgreSQL's signed 64-bit integers.
+
+export interface WalletAccount {
+  name: string
+  createdAt: number
+  received: bigint
+}
+
+export interface ProxyRecord {
+  id: string
+  paymentPointer: string
+  spspEndpoint: string
+  createdAt: number
+}
+
+export interface NonceRecord {
+  /** base64 of the 16 nonce bytes */
+  nonce: string
+  proxyId: string
+  spspEndpoint: string
+  issuedAt: number
+}
+
+export interface CreditReceiptInput {
+  nonce: string
+  streamId: number
+  totalReceived: bigint
+  /** Undefined for POST /verify: record the new high-water mark and credit nothing. */
+  balanceId?: string
+  /** A credit that would take the balance above this is refused whole. */
+  maxBalance: bigint
+}
+
+export type CreditReceiptResult =
+  | { kind: 'credited', amount: bigint, balance: bigint }
+  | { kind: 'not_newer', previous: bigint }
+  | { kind: 'balance_overflow', balance: bigint }
+
+export type SpendResult =
+  | { kind: 'spent', balance: bigint }
+  | { kind: 'unknown_balance' }
+  | { kind: 'insufficient', balance: bigint }
+
+export interface Store {
+  readonly kind: string
+  /** Returns the stored value, or stores `value` if none exists yet and returns it. */
+  metaGetOrSet (key: string, value: string): Promise<string>
+
+  createAccount (name: string, now: number): Promise<{ created: boolean, account: WalletAccount }>
+  getAccount (name: string): Promise<WalletAccount | undefined>
+  listAccounts (): Promise<WalletAccount[]>
+  addReceived (name: string, amount: bigint): Promise<bigint>
+
+  putProxy (record: ProxyRecord): Promise<{ created: boolean, proxy: ProxyRecord }>
+  getProxy (id: string): Promise<ProxyRecord | undefined>
+  listProxies (): Promise<ProxyRecord[]>
+  deleteProxy (id: string): Promise<boolean>
+
+  putNonce (record: NonceRecord): Promise<void>
+  getNonce (nonce: string): Promise<NonceRecord | undefined>
+  /** Deletes nonces (and their receipt marks) issued before `issuedBefore`. Returns how many. */
+  purgeNonces (issuedBefore: number): Promise<number>
+
+  /** Moves the (nonce, streamId) high-water mark up and credits the difference, atomically. */
+  creditReceipt (input: CreditReceiptInput): Promise<CreditReceiptResult>
+  spend (balanceId: string, amount: bigint): Promise<SpendResult>
+  getBalance (balanceId: string): Promise<bigint | undefined>
+
+  close (): Promise<void>
+}

@@ -1,0 +1,24 @@
+import fp from 'fastify-plugin'
+import { createVerifierService, type VerifierService } from './service.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance { verifier: VerifierService }
+}
+
+export default fp(async function verifierPlugin (app, opts: { publicUrl: string, ttlSeconds: number, now?: () => number }) {
+  const verifier = createVerifierService({
+    store: app.store,
+    receiptKey: app.secrets.receiptKey,
+    ttlMs: opts.ttlSeconds * 1000,
+    publicUrl: opts.publicUrl,
+    log: app.log,
+    now: opts.now
+  })
+  app.decorate('verifier', verifier)
+  const purge = setInterval(() => {
+    verifier.purgeExpired().then((n) => { if (n > 0) app.log.debug({ nonces: n }, 'expired receipt nonces purged') },
+      (err: unknown) => app.log.warn({ err }, 'could not purge expired nonces'))
+  }, Math.min(opts.ttlSeconds * 1000, 60_000))
+  purge.unref()
+  app.addHook('onClose', async () => { clearInterval(purge) })
+}, { name: 'verifier', fastify: '5.x', dependencies: ['store', 'secrets'] })

@@ -1,0 +1,237 @@
+// The STREAM receipt verifier (RFC 0039), with the API of @coil/receipt-verifier v1.0.5 (balances,
+// credit, spend) and its later POST /verify, plus proxy payment pointers as ILP Torrent's fork had them.
+// Plain factory over explicit deps; expected failures are returned as VerifierError values.
+import { createHash, randomBytes } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import {
+  decodeReceipt, NONCE_LENGTH, ReceiptError, receiptFromBase64, receiptSecret, U64_MAX, verifyReceipt
+} from '../receipts/codec.ts'
+import type { ProxyRecord, Store } from '../store/types.ts'
+import { VerifierError } from './errors.ts'
+
+export const I64_MAX = (1n << 63n) - 1n
+export const BALANCE_ID = /^[A-Za-z0-9._~-]{1,128}$/
+const SPSP_TIMEOUT_MS = 5000
+
+export interface ProxyView {
+  id: string
+  paymentPointer: string
+  spspEndpoint: string
+  proxyPointer: string
+  createdAt: string
+}
+
+export interface SpspReply {
+  destination_account: string
+  shared_secret: string
+  receipts_enabled: true
+  [other: string]: unknown
+}
+
+export interface VerifierService {
+  registerProxy (paymentPointer: string): Promise<{ created: boolean, proxy: ProxyView } | VerifierError>
+  deregisterProxy (id: string): Promise<true | VerifierError>
+  listProxies (): Promise<ProxyView[]>
+  getProxy (id: string): Promise<ProxyView | VerifierError>
+  /** Forwards an SPSP query to the real receiver with a fresh Receipt-Nonce and Receipt-Secret. */
+  querySpsp (proxyId: string, accept: string | undefined): Promise<SpspReply | VerifierError>
+  creditReceipt (balanceId: string, body: unknown): Promise<{ balance: bigint, amount: bigint } | VerifierError>
+  verify (body: unknown): Promise<{ amount: bigint, spspEndpoint: string } | VerifierError>
+  spend (balanceId: string, amount: unknown): Promise<{ balance: bigint } | VerifierError>
+  getBalance (balanceId: string): Promise<bigint | VerifierError>
+  /** Forget nonces past their TTL (their receipts are refused anyway). */
+  purgeExpired (): Promise<number>
+  proxyPointerOf (id: string): string
+}
+
+export interface VerifierDeps {
+  store: Store
+  /** HMAC(seed, "receipt_secret"): see receipts/codec.ts */
+  receiptKey: Buffer
+  ttlMs: number
+  publicUrl: string
+  log: FastifyBaseLogger
+  now?: () => number
+}
+
+/**
+ * `$wallet.example/alice` -> https://wallet.example/alice; `$wallet.example` -> https://wallet.example/.well-known/pay
+ * (payment pointer spec, interledger/rfcs 0026). http(s) URLs are taken as the SPSP endpoint itself;
+ * http is allowed so a local wallet can sit behind a proxy during development.
+ */
+export function resolvePaymentPointer (pointer: string): string | undefined {
+  const text = pointer.trim()
+  let url: URL
+  try {
+    url = new URL(text.startsWith('$') ? `https://${text.slice(1)}` : text)
+  } catch {
+    return undefined
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined
+  if (url.username || url.password || url.hash || !url.hostname) return undefined
+  if (text.startsWith('$') && url.search) return undefined
+  if (text.startsWith('$') && url.pathname === '/') url.pathname = '/.well-known/pay'
+  return url.href
+}
+
+export function createVerifierService (deps: VerifierDeps): VerifierService {
+  const log = deps.log.child({ service: 'verifier' })
+  const now = deps.now ?? Date.now
+  const proxyPointerOf = (id: string) => `${deps.publicUrl}/p/${id}`
+  const view = (p: ProxyRecord): ProxyView => ({
+    id: p.id,
+    paymentPointer: p.paymentPointer,
+    spspEndpoint: p.spspEndpoint,
+    proxyPointer: proxyPointerOf(p.id),
+    createdAt: new Date(p.createdAt).toISOString()
+  })
+
+  /** Checks a receipt from an HTTP body: encoding, length, version, HMAC, nonce origin and age. */
+  async function checkReceipt (body: unknown) {
+    if (typeof body !== 'string' || body.trim() === '') return VerifierError.MissingReceipt
+    let buf: Buffer
+    try {
+      buf = receiptFromBase64(body)
+      const { nonce } = decodeReceipt(buf)
+      verifyReceipt(buf, receiptSecret(deps.receiptKey, nonce))
+    } catch (err) {
+      if (!(err instanceof ReceiptError)) throw err
+      return ({
+        not_base64: VerifierError.ReceiptNotBase64,
+        bad_length: VerifierError.ReceiptBadLength,
+        bad_version: VerifierError.ReceiptBadVersion,
+        bad_hmac: VerifierError.ReceiptBadHmac
+      } as const)[err.problem]
+    }
+    const receipt = decodeReceipt(buf)
+    const nonce = receipt.nonce.toString('base64')
+    // The HMAC alone proves the seed made this secret; the stored nonce proves this verifier handed it
+    // out, and when.
+    const record = await deps.store.getNonce(nonce)
+    if (!record) return VerifierError.UnknownNonce
+    if (now() - record.issuedAt > deps.ttlMs) return VerifierError.ExpiredNonce
+    return { receipt, nonce, record }
+  }
+
+  function parseAmount (amount: unknown): bigint | VerifierError {
+    if (typeof amount !== 'string') return VerifierError.InvalidAmount
+    const text = amount.trim()
+    if (!/^\d{1,20}$/.test(text)) return VerifierError.InvalidAmount
+    const value = BigInt(text)
+    if (value === 0n || value > U64_MAX) return VerifierError.InvalidAmount
+    return value
+  }
+
+  return {
+    async registerProxy (paymentPointer) {
+      const spspEndpoint = resolvePaymentPointer(paymentPointer)
+      if (!spspEndpoint) return VerifierError.InvalidPointer
+      const id = createHash('sha256').update(spspEndpoint).digest('hex').slice(0, 32)
+      const { created, proxy } = await deps.store.putProxy({ id, paymentPointer: paymentPointer.trim(), spspEndpoint, createdAt: now() })
+      if (created) log.info({ proxy: id, spspEndpoint, proxyPointer: proxyPointerOf(id) }, 'proxy payment pointer registered')
+      return { created, proxy: view(proxy) }
+    },
+    async deregisterProxy (id) {
+      const deleted = await deps.store.deleteProxy(id)
+      if (!deleted) return VerifierError.UnknownProxy
+      log.info({ proxy: id }, 'proxy payment pointer deregistered')
+      return true
+    },
+    async listProxies () {
+      return (await deps.store.listProxies()).map(view)
+    },
+    async getProxy (id) {
+      const proxy = await deps.store.getProxy(id)
+      return proxy ? view(proxy) : VerifierError.UnknownProxy
+    },
+
+    async querySpsp (proxyId, accept) {
+      if (!accept || !/application\/spsp4\+json|\*\/\*/.test(accept)) return VerifierError.NotSpspRequest
+      const proxy = await deps.store.getProxy(proxyId)
+      if (!proxy) return VerifierError.UnknownProxy
+      const nonce = randomBytes(NONCE_LENGTH)
+      const secret = receiptSecret(deps.receiptKey, nonce)
+      let res: Response
+      try {
+        res = await fetch(proxy.spspEndpoint, {
+          headers: {
+            accept: 'application/spsp4+json, application/spsp+json',
+            'receipt-nonce': nonce.toString('base64'),
+            'receipt-secret': secret.toString('base64')
+          },
+          redirect: 'error',
+          signal: AbortSignal.timeout(SPSP_TIMEOUT_MS)
+        })
+      } catch (err) {
+        log.warn({ proxy: proxyId, spspEndpoint: proxy.spspEndpoint, err: (err as Error).message }, 'receiver unreachable')
+        return VerifierError.ReceiverUnreachable
+      }
+      let reply: Record<string, unknown>
+      try {
+        if (!res.ok) throw new Error(`HTTP ${res.status}`)
+        reply = await res.json() as Record<string, unknown>
+        if (typeof reply.destination_account !== 'string' || typeof reply.shared_secret !== 'string') throw new Error('not an SPSP response')
+      } catch (err) {
+        log.warn({ proxy: proxyId, spspEndpoint: proxy.spspEndpoint, err: (err as Error).message }, 'receiver answered without SPSP details')
+        return VerifierError.ReceiverFailed
+      }
+      if (reply.receipts_enabled !== true) return VerifierError.ReceiptsNotEnabled
+      await deps.store.putNonce({ nonce: nonce.toString('base64'), proxyId, spspEndpoint: proxy.spspEndpoint, issuedAt: now() })
+      log.debug({ proxy: proxyId }, 'receipt nonce issued')
+      return reply as SpspReply
+    },
+
+    async creditReceipt (balanceId, body) {
+      if (!BALANCE_ID.test(balanceId)) return VerifierError.InvalidBalanceId
+      const checked = await checkReceipt(body)
+      if (typeof checked === 'string') return checked
+      const result = await deps.store.creditReceipt({
+        nonce: checked.nonce,
+        streamId: checked.receipt.streamId,
+        totalReceived: checked.receipt.totalReceived,
+        balanceId,
+        maxBalance: I64_MAX
+      })
+      if (result.kind === 'not_newer') return VerifierError.ReceiptNotNewer
+      if (result.kind === 'balance_overflow') return VerifierError.BalanceOverflow
+      log.debug({ balance: balanceId, amount: result.amount.toString(), total: result.balance.toString() }, 'receipt credited')
+      return { balance: result.balance, amount: result.amount }
+    },
+
+    async verify (body) {
+      const checked = await checkReceipt(body)
+      if (typeof checked === 'string') return checked
+      const result = await deps.store.creditReceipt({
+        nonce: checked.nonce,
+        streamId: checked.receipt.streamId,
+        totalReceived: checked.receipt.totalReceived,
+        maxBalance: I64_MAX
+      })
+      if (result.kind !== 'credited') return VerifierError.ReceiptNotNewer
+      return { amount: result.amount, spspEndpoint: checked.record.spspEndpoint }
+    },
+
+    async spend (balanceId, amount) {
+      if (!BALANCE_ID.test(balanceId)) return VerifierError.InvalidBalanceId
+      const value = parseAmount(amount)
+      if (typeof value === 'string') return value
+      const result = await deps.store.spend(balanceId, value)
+      if (result.kind === 'unknown_balance') return VerifierError.UnknownBalance
+      if (result.kind === 'insufficient') return VerifierError.InsufficientBalance
+      log.info({ balance: balanceId, amount: value.toString(), left: result.balance.toString() }, 'balance spent')
+      return { balance: result.balance }
+    },
+
+    async getBalance (balanceId) {
+      if (!BALANCE_ID.test(balanceId)) return VerifierError.InvalidBalanceId
+      const balance = await deps.store.getBalance(balanceId)
+      return balance ?? VerifierError.UnknownBalance
+    },
+
+    async purgeExpired () {
+      // Keep nonces a little past their TTL so a late receipt gets "expired" rather than "unknown".
+      return deps.store.purgeNonces(now() - 2 * deps.ttlMs)
+    },
+    proxyPointerOf
+  }
+}

@@ -1,0 +1,130 @@
+// The creator wallet: named accounts on the local network, each reachable at a payment pointer over
+// SPSP and receiving with one ilp-protocol-stream server. Incoming money is tied to an account by the
+// sealed connection tag in its STREAM address.
+import { createHash } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import { ACCOUNT_NAME } from '../config.ts'
+import { createServer, type DataAndMoneyStream, type StreamServer } from '../ilp/stream.ts'
+import type { IlpNetwork } from '../ilp/network.ts'
+import type { Store, WalletAccount } from '../store/types.ts'
+import { openConnectionTag, sealConnectionTag } from './connection-tag.ts'
+import { WalletError } from './errors.ts'
+
+const U64_MAX = '18446744073709551615'
+
+export interface SpspDetails {
+  destination_account: string
+  shared_secret: string
+  receipts_enabled: boolean
+}
+
+export interface AccountView {
+  name: string
+  paymentPointer: string
+  spspEndpoint: string
+  received: string
+  assetCode: string
+  assetScale: number
+  createdAt: string
+}
+
+export interface WalletService {
+  createAccount (name: string): Promise<AccountView | WalletError>
+  ensureAccount (name: string): Promise<AccountView>
+  getAccount (name: string): Promise<AccountView | WalletError>
+  listAccounts (): Promise<AccountView[]>
+  spsp (name: string, receipts?: { nonce: Buffer, secret: Buffer }): Promise<SpspDetails | WalletError>
+  /** http(s) URL of an account's SPSP endpoint */
+  pointerOf (name: string): string
+  close (): Promise<void>
+}
+
+export interface WalletDeps {
+  store: Store
+  network: IlpNetwork
+  publicUrl: string
+  /** 32-byte key for sealing connection tags and the STREAM server secret */
+  secret: Buffer
+  log: FastifyBaseLogger
+}
+
+export async function createWalletService (deps: WalletDeps): Promise<WalletService> {
+  const log = deps.log.child({ service: 'wallet' })
+  const tagKey = createHash('sha256').update(deps.secret).update('connection-tag').digest()
+  const serverSecret = createHash('sha256').update(deps.secret).update('stream-server').digest()
+  const plugin = deps.network.createPlugin('trickle-wallet')
+  const server: StreamServer = await createServer({
+    plugin,
+    serverSecret,
+    // Refuse money whose tag does not open to a known account before fulfilling it, so nothing is
+    // received that no account would show.
+    shouldFulfill: async (_amount, _packetId, tag) => {
+      const account = openConnectionTag(tagKey, tag)
+      if (account === undefined || (await deps.store.getAccount(account)) === undefined) {
+        throw new Error('unknown wallet account')
+      }
+    }
+  })
+  log.info({ ilpAddress: (server as unknown as { serverAccount: string }).serverAccount, assetCode: server.assetCode, assetScale: server.assetScale }, 'wallet receiving on the Interledger network')
+
+  server.on('connection', (connection) => {
+    const account = openConnectionTag(tagKey, connection.connectionTag)
+    if (account === undefined) return
+    connection.on('stream', (stream: DataAndMoneyStream) => {
+      stream.setReceiveMax(U64_MAX)
+      stream.on('money', (amount: string) => {
+        deps.store.addReceived(account, BigInt(amount)).then((total) => {
+          log.debug({ account, amount, total: total.toString() }, 'money received')
+        }, (err: unknown) => log.error({ err, account, amount }, 'could not record received money'))
+      })
+    })
+    connection.on('error', (err: Error) => log.debug({ err: err.message, account }, 'STREAM connection error'))
+  })
+
+  const pointerOf = (name: string) => `${deps.publicUrl}/wallet/${encodeURIComponent(name)}`
+  const view = (a: WalletAccount): AccountView => ({
+    name: a.name,
+    paymentPointer: pointerOf(a.name),
+    spspEndpoint: pointerOf(a.name),
+    received: a.received.toString(),
+    assetCode: server.assetCode,
+    assetScale: server.assetScale,
+    createdAt: new Date(a.createdAt).toISOString()
+  })
+
+  return {
+    async createAccount (name) {
+      if (!ACCOUNT_NAME.test(name)) return WalletError.InvalidAccountName
+      const { created, account } = await deps.store.createAccount(name, Date.now())
+      if (!created) return WalletError.AccountExists
+      log.info({ account: name, paymentPointer: pointerOf(name) }, 'wallet account created')
+      return view(account)
+    },
+    async ensureAccount (name) {
+      const { created, account } = await deps.store.createAccount(name, Date.now())
+      if (created) log.info({ account: name, paymentPointer: pointerOf(name) }, 'wallet account created')
+      return view(account)
+    },
+    async getAccount (name) {
+      const account = await deps.store.getAccount(name)
+      return account ? view(account) : WalletError.UnknownAccount
+    },
+    async listAccounts () {
+      return (await deps.store.listAccounts()).map(view)
+    },
+    async spsp (name, receipts) {
+      if ((await deps.store.getAccount(name)) === undefined) return WalletError.UnknownAccount
+      const { destinationAccount, sharedSecret, receiptsEnabled } = server.generateAddressAndSecret({
+        connectionTag: sealConnectionTag(tagKey, name),
+        ...(receipts ? { receiptNonce: receipts.nonce, receiptSecret: receipts.secret } : {})
+      })
+      return { destination_account: destinationAccount, shared_secret: sharedSecret.toString('base64'), receipts_enabled: receiptsEnabled }
+    },
+    pointerOf,
+    async close () {
+      // server.close() stalls for ~30 s when clients already left (research/ilp-stack.md §2, teardown);
+      // disconnecting the plugin ends every connection at once.
+      await plugin.disconnect()
+    }
+  }
+}
