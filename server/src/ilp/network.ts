@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import type { ConnectorApp } from 'ilp-connector'
 import { createRequire } from 'node:module'
+import { Writable } from 'node:stream'
 import type { ServerOpts } from 'ilp-protocol-stream'
 
 // ilp-plugin-btp is CommonJS with `module.exports = Plugin`; its typings describe a namespace.
@@ -14,7 +15,35 @@ export type Plugin = ServerOpts['plugin']
 // `module.parent` is unset, which is the case for every CommonJS module loaded from ESM.
 const createConnectorApp = (createRequire(import.meta.url)('ilp-connector/dist/app') as { default: (opts: Record<string, unknown>) => ConnectorApp }).default
 
+export interface NetworkLog {
+  debug (obj: object, msg: string): void
+  warn (obj: object, msg: string): void
+}
+
+// ilp-connector writes riverpig lines straight to stdout; route them into our logger instead, at
+// debug level (warnings and errors at warn), so `npm start` prints what matters and nothing twice.
+const connectorLog = createRequire(import.meta.url)('ilp-connector/dist/common/log') as { setOutputStream (s: NodeJS.WritableStream): void }
+function routeConnectorLogs (log: NetworkLog): void {
+  let pending = ''
+  connectorLog.setOutputStream(new Writable({
+    write (chunk: Buffer, _enc, done) {
+      pending += chunk.toString('utf8')
+      const lines = pending.split('\n')
+      pending = lines.pop() ?? ''
+      for (const raw of lines) {
+        // eslint-disable-next-line no-control-regex
+        const line = raw.replace(/\u001b\[[0-9;]*m/g, '').replace(/^\S+Z\s+/, '').trim()
+        if (line === '') continue
+        if (/\b(warn|error)\b/.test(line) && !/NOT persist|not sending\/receiving routes/.test(line)) log.warn({ connector: line }, 'connector')
+        else log.debug({ connector: line }, 'connector')
+      }
+      done()
+    }
+  }))
+}
+
 export interface NetworkOptions {
+  log?: NetworkLog
   uplink?: string
   ilpAddress: string
   assetCode: string
@@ -51,6 +80,7 @@ export async function startNetwork (opts: NetworkOptions): Promise<IlpNetwork> {
     }
   }
 
+  if (opts.log) routeConnectorLogs(opts.log)
   const local: Record<string, unknown> = {
     relation: 'child',
     plugin: 'ilp-plugin-mini-accounts',

@@ -7,7 +7,7 @@ declare module 'fastify' {
 
 /** Starts the embedded connector (or joins the uplink) before the app is ready; shuts it down last. */
 export default fp(async function ilpNetworkPlugin (app, opts: NetworkOptions) {
-  const network = await startNetwork(opts)
+  const network = await startNetwork({ log: app.log.child({ component: 'connector' }), ...opts })
   app.decorate('ilpNetwork', network)
   app.addHook('onClose', async () => { await network.close() })
   if (network.mode === 'embedded') {

@@ -54,7 +54,7 @@ const textRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Body: the amount as decimal text. Needs the spend (or admin) token; the original had no authentication, so anyone knowing a balance id could drain it.',
       security: bearer,
       params: BalanceParams,
-      body: { description: 'Amount, decimal text', content: { 'text/plain': { schema: { type: 'string', pattern: '^[0-9]+$' } } } },
+      body: { description: 'Amount, decimal text', content: { 'text/plain': { schema: { type: 'string', examples: ['100'] } } } },
       response: { 200: textReply('The balance left'), 400: errorRef, 401: errorRef, 404: errorRef, 409: errorRef, 413: errorRef }
     }
   }, async (req, reply) => {

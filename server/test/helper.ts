@@ -1,0 +1,67 @@
+// build(t): a companion on free ports with an in-memory store (or a given file), closed after the test.
+import { createServer } from 'node:net'
+import type { TestContext } from 'node:test'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type BuildOptions } from '../src/app.ts'
+import { loadConfig } from '../src/config.ts'
+import { encodeReceipt, receiptSecret } from '../src/receipts/codec.ts'
+import { randomBytes } from 'node:crypto'
+
+export const ADMIN = 'test-admin-token'
+export const SPEND = 'test-spend-token'
+export const adminAuth = { authorization: `Bearer ${ADMIN}` }
+export const spendAuth = { authorization: `Bearer ${SPEND}` }
+
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export interface Built {
+  app: FastifyInstance
+  url: string
+  btpPort: number
+}
+
+/** Builds and (unless listen is false) starts a companion; env overrides any setting. */
+export async function build (t: TestContext | undefined, env: Record<string, string> = {}, opts: BuildOptions & { listen?: boolean } = {}): Promise<Built> {
+  const port = await freePort()
+  const btpPort = await freePort()
+  const config = loadConfig({
+    PORT: String(port),
+    TRICKLE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    TRICKLE_BTP_PORT: String(btpPort),
+    TRICKLE_DATABASE: ':memory:',
+    TRICKLE_ADMIN_TOKEN: ADMIN,
+    TRICKLE_SPEND_TOKEN: SPEND,
+    TRICKLE_DEMO_ACCOUNT: 'demo',
+    LOG_FORMAT: 'json',
+    ...env
+  })
+  const app = await buildApp(config, { logger: opts.logger ?? false, now: opts.now })
+  t?.after(() => app.close())
+  if (opts.listen !== false) await app.listen({ host: '127.0.0.1', port })
+  return { app, url: `http://127.0.0.1:${port}`, btpPort }
+}
+
+/**
+ * Issues a nonce the way a proxy SPSP query does (stored, with the secret from the app's seed) and
+ * returns a function that signs receipts for it, as the receiver would.
+ */
+export async function issueNonce (app: FastifyInstance, issuedAt = Date.now()) {
+  const nonce = randomBytes(16)
+  await app.store.putNonce({ nonce: nonce.toString('base64'), proxyId: 'test', spspEndpoint: 'http://receiver.test/spsp', issuedAt })
+  const secret = receiptSecret(app.secrets.receiptKey, nonce)
+  return {
+    nonce,
+    secret,
+    receipt: (totalReceived: bigint | number, streamId = 1) =>
+      encodeReceipt({ nonce, streamId, totalReceived: BigInt(totalReceived), secret }).toString('base64')
+  }
+}
