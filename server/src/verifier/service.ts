@@ -56,8 +56,8 @@ export interface VerifierDeps {
 
 /**
  * `$wallet.example/alice` -> https://wallet.example/alice; `$wallet.example` -> https://wallet.example/.well-known/pay
- * (payment pointer spec, interledger/rfcs 0026). http(s) URLs are taken as the SPSP endpoint itself;
- * http is allowed so a local wallet can sit behind a proxy during development.
+ * (payment pointer spec, interledger/rfcs 0026). http(s) URLs are taken as the SPSP endpoint itself (a bare
+ * host gets /.well-known/pay); http is allowed so a local wallet can sit behind a proxy during development.
  */
 export function resolvePaymentPointer (pointer: string): string | undefined {
   const text = pointer.trim()
@@ -70,7 +70,8 @@ export function resolvePaymentPointer (pointer: string): string | undefined {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined
   if (url.username || url.password || url.hash || !url.hostname) return undefined
   if (text.startsWith('$') && url.search) return undefined
-  if (text.startsWith('$') && url.pathname === '/') url.pathname = '/.well-known/pay'
+  // As receipt-verifier's resolvePointer: a bare host means its well-known SPSP endpoint.
+  if (url.pathname === '/') url.pathname = '/.well-known/pay'
   return url.href
 }
 
