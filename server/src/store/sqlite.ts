@@ -29,7 +29,12 @@ CREATE TABLE IF NOT EXISTS balances (id TEXT PRIMARY KEY, amount TEXT NOT NULL, 
 
 interface Row { [key: string]: unknown }
 
-export function openSqliteStore (file: string): Store {
+/** The SQLite store; `db` lets other features (pull payments, tracker) keep their tables in the same file. */
+export interface SqliteStore extends Store {
+  readonly db: DatabaseSync
+}
+
+export function openSqliteStore (file: string): SqliteStore {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true })
   const db = new DatabaseSync(file)
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;')
@@ -80,6 +85,7 @@ export function openSqliteStore (file: string): Store {
 
   return {
     kind: 'sqlite',
+    db,
 
     async metaGetOrSet (key, value) {
       q.metaInsert.run(key, value)
