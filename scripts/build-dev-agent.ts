@@ -1,0 +1,45 @@
+// Bundles the development payment agent (theme/dev-agent/agent.ts) for the browser with esbuild:
+// ilp-protocol-stream + ilp-plugin-btp + the few Node polyfills they need (research/ilp-stack.md §6).
+// Output: theme/assets/trickle/dev-agent.js, which the theme fingerprints and includes only in
+// development builds. Runs on `npm install` (prepare), `npm start` and before the browser tests.
+import { build } from 'esbuild'
+import { mkdirSync, statSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
+import { readFileSync } from 'node:fs'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const outfile = `${root}theme/assets/trickle/dev-agent.js`
+
+export async function buildDevAgent (): Promise<string> {
+  mkdirSync(`${root}theme/assets/trickle`, { recursive: true })
+  await build({
+    entryPoints: [`${root}theme/dev-agent/agent.ts`],
+    outfile,
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2020',
+    legalComments: 'none',
+    logLevel: 'warning',
+    alias: {
+      stream: 'stream-browserify',
+      events: 'events',
+      buffer: 'buffer',
+      util: 'util',
+      process: `${root}node_modules/process/browser.js`,
+      assert: `${root}theme/dev-agent/assert-shim.ts`
+    },
+    inject: [`${root}theme/dev-agent/shims.ts`],
+    define: { global: 'globalThis', 'process.env.NODE_ENV': '"production"' }
+  })
+  return outfile
+}
+
+if (import.meta.main) {
+  const file = await buildDevAgent()
+  const bytes = statSync(file).size
+  const gz = gzipSync(readFileSync(file), { level: 9 }).length
+  console.log(`dev agent: ${file.replace(root, '')} ${(bytes / 1024).toFixed(1)} KiB (${(gz / 1024).toFixed(1)} KiB gzip)`)
+}
