@@ -29,7 +29,7 @@ export async function buildDevAgent (): Promise<string> {
       buffer: 'buffer',
       util: 'util',
       process: `${root}node_modules/process/browser.js`,
-      assert: `${root}theme/dev-agent/assert-shim.ts`
+      assert: `${root}theme/dev-agent/assert-shim.cjs`
     },
     inject: [`${root}theme/dev-agent/shims.ts`],
     define: { global: 'globalThis', 'process.env.NODE_ENV': '"production"' }
