@@ -46,6 +46,8 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     logger: opts.logger ?? loggerOptions(config),
     // Receipts and amounts are tiny; nothing this server accepts is larger than this.
     bodyLimit: 64 * 1024,
+    // One line per request at info drowns what matters (payments, registrations); see the onResponse hook.
+    disableRequestLogging: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -60,6 +62,11 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     }
     const code = err.validation ? 'invalid_request' : (err.code ?? 'bad_request').toLowerCase()
     return sendError(reply, status, code, err.message)
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    const line = { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }
+    if (reply.statusCode >= 500) req.log.warn(line, 'request failed')
+    else req.log.debug(line, 'request')
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`))
 

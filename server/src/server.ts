@@ -12,7 +12,7 @@ export async function startServer (config: Config): Promise<FastifyInstance> {
 }
 
 /** What a newcomer needs, in a few lines. */
-export function banner (app: FastifyInstance): string {
+export function banner (app: FastifyInstance, extra: string[] = []): string {
   const c = app.config
   const lines = [
     '',
@@ -28,7 +28,7 @@ export function banner (app: FastifyInstance): string {
   const s = app.secrets
   if (s.generated.adminToken) lines.push(`  Admin token     ${s.adminToken}   (kept in ${c.database}; set TRICKLE_ADMIN_TOKEN to choose)`)
   if (s.generated.spendToken) lines.push(`  Spend token     ${s.spendToken}`)
-  lines.push('  Stop with Ctrl+C.', '')
+  lines.push(...extra, '  Stop with Ctrl+C.', '')
   return lines.join('\n')
 }
 
@@ -56,4 +56,4 @@ async function main () {
   })
 }
 
-if (import.meta.main || process.argv[1]?.endsWith("scripts/start.ts")) await main()
+if (import.meta.main) await main()
