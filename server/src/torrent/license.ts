@@ -1,0 +1,411 @@
+// Licensed torrents: ILP Torrent's idea (research/anchors.md §1.1) without its flaws (§1.7).
+//
+// - The license {paymentPointer, verifier, amount, assetCode, assetScale} lies INSIDE the info
+//   dictionary, so the infohash commits to price, pointer and verifier. The original kept it at the top
+//   level, outside the hash, and the tracker took it from whoever announced first (§1.7.2).
+// - A paid torrent is private (info.private = 1: no DHT, no PEX) and names exactly one tracker, so no
+//   other source hands out peers without payment (§1.7.6).
+// - Amounts are decimal strings of whole units and bigint in arithmetic, never floats (the original
+//   wrote `amount * 1e9`, §1.1 and §1.7.5).
+//
+// Isomorphic on purpose: no node: imports, Uint8Array rather than Buffer, WebCrypto for SHA-1, bencode
+// from the package webtorrent itself uses. esbuild bundles this file (and magnet.ts) for the browser.
+import bencode from 'bencode'
+
+export interface License {
+  /** Pointer readers pay: a proxy pointer at `verifier`, so the receipts it yields are verifiable there. */
+  paymentPointer: string
+  /** Base URL of the STREAM receipt verifier (the companion), e.g. https://pay.example.com */
+  verifier: string
+  /** Price in whole units of assetCode at assetScale, as decimal text ("100" at scale 2 is 1.00) */
+  amount: string
+  assetCode: string
+  /** 0 to 255 */
+  assetScale: number
+}
+
+export interface Price {
+  amount: string
+  assetCode: string
+  assetScale: number
+}
+
+/** Every malformed torrent, license, price or magnet is refused with one of these; `message` says why. */
+export class TorrentError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'TorrentError'
+  }
+}
+
+export const LICENSE_FIELDS = ['paymentPointer', 'verifier', 'amount', 'assetCode', 'assetScale'] as const
+export const U64_MAX = (1n << 64n) - 1n
+const MAX_URL = 2048
+const ASSET_CODE = /^[A-Za-z0-9]{1,16}$/
+const AMOUNT = /^[0-9]+$/
+
+const describe = (v: unknown) => v === null ? 'null' : Array.isArray(v) ? 'a list' : v instanceof Uint8Array ? 'bytes' : typeof v === 'string' ? `"${v.length > 40 ? v.slice(0, 40) + '…' : v}"` : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`
+
+/** Checks a whole-unit amount given as decimal text: "100" yes; 100, "1.5", "-1", "0", "1e3" no. */
+export function checkAmount (value: unknown, where: string): string {
+  if (typeof value === 'number' || typeof value === 'bigint') {
+    throw new TorrentError(`${where} must be a decimal string such as "100", not a number (numbers lose precision)`)
+  }
+  if (typeof value !== 'string') throw new TorrentError(`${where} must be a decimal string such as "100", got ${describe(value)}`)
+  if (!AMOUNT.test(value)) {
+    throw new TorrentError(`${where} must be a whole number of the smallest unit in decimal digits (e.g. "150" at scale 2 for 1.50), got ${describe(value)}`)
+  }
+  if (value.length > 1 && value.startsWith('0')) throw new TorrentError(`${where} must not have leading zeros, got ${describe(value)}`)
+  const n = BigInt(value)
+  if (n === 0n) throw new TorrentError(`${where} must be at least 1 (a free file has no license)`)
+  if (n > U64_MAX) throw new TorrentError(`${where} must be at most 2^64-1, got ${describe(value)}`)
+  return value
+}
+
+export function checkAssetScale (value: unknown, where: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 255) {
+    throw new TorrentError(`${where} must be an integer from 0 to 255, got ${describe(value)}`)
+  }
+  return value
+}
+
+export function checkAssetCode (value: unknown, where: string): string {
+  if (typeof value !== 'string' || !ASSET_CODE.test(value)) {
+    throw new TorrentError(`${where} must be 1-16 letters or digits (e.g. "USD"), got ${describe(value)}`)
+  }
+  return value
+}
+
+function checkHttpUrl (value: string, where: string, what: string): URL {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new TorrentError(`${where} must be ${what}, got ${describe(value)}`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TorrentError(`${where} must be ${what} (http or https), got ${describe(value)}`)
+  if (url.username || url.password || url.hash) throw new TorrentError(`${where} must not contain credentials or a fragment`)
+  return url
+}
+
+/** A payment pointer (`$wallet.example/alice`) or the http(s) URL of an SPSP endpoint. */
+export function checkPaymentPointer (value: unknown, where: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new TorrentError(`${where} must be a payment pointer ($host/path) or an http(s) URL, got ${describe(value)}`)
+  if (value.length > MAX_URL) throw new TorrentError(`${where} is longer than ${MAX_URL} characters`)
+  const url = checkHttpUrl(value.startsWith('$') ? `https://${value.slice(1)}` : value, where, 'a payment pointer ($host/path) or an http(s) URL')
+  if (value.startsWith('$') && url.search) throw new TorrentError(`${where}: a payment pointer has no query string`)
+  return value
+}
+
+/** The verifier's base URL: http(s), no credentials, query or fragment. */
+export function checkVerifierUrl (value: unknown, where: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new TorrentError(`${where} must be the verifier's http(s) base URL, got ${describe(value)}`)
+  if (value.length > MAX_URL) throw new TorrentError(`${where} is longer than ${MAX_URL} characters`)
+  const url = checkHttpUrl(value, where, "the verifier's http(s) base URL")
+  if (url.search) throw new TorrentError(`${where} must be a base URL without a query string`)
+  return value
+}
+
+/** Validates a license given as a plain object (JSON, a form, a magnet): every field, by name. */
+export function checkLicense (value: unknown, where = 'license'): License {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new TorrentError(`${where} must be a dictionary with ${LICENSE_FIELDS.join(', ')}; got ${describe(value)}`)
+  }
+  const record = value as Record<string, unknown>
+  for (const key of Object.keys(record)) {
+    if (!(LICENSE_FIELDS as readonly string[]).includes(key)) throw new TorrentError(`${where}.${key} is not a license field (expected ${LICENSE_FIELDS.join(', ')})`)
+  }
+  for (const key of LICENSE_FIELDS) {
+    if (record[key] === undefined) throw new TorrentError(`${where}.${key} is missing`)
+  }
+  return {
+    paymentPointer: checkPaymentPointer(record.paymentPointer, `${where}.paymentPointer`),
+    verifier: checkVerifierUrl(record.verifier, `${where}.verifier`),
+    amount: checkAmount(record.amount, `${where}.amount`),
+    assetCode: checkAssetCode(record.assetCode, `${where}.assetCode`),
+    assetScale: checkAssetScale(record.assetScale, `${where}.assetScale`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Prices
+
+/** "100 USD/2" (1.00 USD), as settings and the CLI write prices. */
+export function parsePrice (text: string, where = 'price'): Price {
+  const m = /^\s*(\S+)\s+(\S+)\/(\S+)\s*$/.exec(text)
+  if (!m) throw new TorrentError(`${where} must look like "100 USD/2" (amount, asset code, "/", asset scale), got "${text}"`)
+  const scale = /^[0-9]{1,3}$/.test(m[3]!) ? Number(m[3]) : NaN
+  return {
+    amount: checkAmount(m[1], `${where} amount`),
+    assetCode: checkAssetCode(m[2], `${where} asset code`),
+    assetScale: checkAssetScale(Number.isNaN(scale) ? m[3] : scale, `${where} asset scale`)
+  }
+}
+
+/** Decimal display of a price: {amount "150", scale 2, USD} -> "1.50 USD". Exact (bigint), no float. */
+export function formatPrice (price: Price): string {
+  const digits = price.amount.padStart(price.assetScale + 1, '0')
+  const whole = digits.slice(0, digits.length - price.assetScale)
+  const fraction = price.assetScale > 0 ? '.' + digits.slice(digits.length - price.assetScale) : ''
+  return `${whole}${fraction} ${price.assetCode}`
+}
+
+/**
+ * The same amount at another scale. Going to a coarser scale rounds UP, so a converted price never
+ * comes out below what the license says.
+ */
+export function convertScale (amount: bigint, fromScale: number, toScale: number): bigint {
+  if (toScale >= fromScale) return amount * 10n ** BigInt(toScale - fromScale)
+  const divisor = 10n ** BigInt(fromScale - toScale)
+  return (amount + divisor - 1n) / divisor
+}
+
+// ---------------------------------------------------------------------------------------------------
+// .torrent files
+
+export interface CreateTorrentOptions {
+  /** File name (one path segment); it becomes info.name */
+  name: string
+  /** The file's bytes, whole or as chunks of any size (e.g. a Node read stream). */
+  data: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
+  /** Length in bytes, when `data` is streamed: chooses the piece length (otherwise 256 KiB). */
+  length?: number
+  /** The one tracker URL (ws:// or wss:// for browsers, http(s):// for TCP clients) */
+  announce: string
+  /** Present: a paid torrent, always private. */
+  license?: License
+  /** Free torrents only: set info.private (default false). */
+  private?: boolean
+  pieceLength?: number
+}
+
+export interface TorrentFile {
+  path: string
+  length: number
+}
+
+export interface ParsedTorrent {
+  /** SHA-1 of the bencoded info dictionary, lowercase hex */
+  infoHash: string
+  name: string
+  /** Total length in bytes */
+  length: number
+  pieceLength: number
+  pieceCount: number
+  private: boolean
+  /** Every tracker URL (announce, then announce-list), without duplicates */
+  announce: string[]
+  files: TorrentFile[]
+  license?: License
+}
+
+export interface CreatedTorrent extends ParsedTorrent {
+  /** The .torrent file */
+  torrent: Uint8Array
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+const utf8Encode = new TextEncoder()
+const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+
+async function sha1 (data: Uint8Array): Promise<Uint8Array> {
+  // WebCrypto exists in Node >= 19 and in browsers (secure contexts, as webtorrent itself needs).
+  return new Uint8Array(await globalThis.crypto.subtle.digest('SHA-1', data as Uint8Array<ArrayBuffer>))
+}
+
+/** Piece length as create-torrent picks it: a power of two from 16 KiB, about a thousand pieces. */
+export function defaultPieceLength (length: number): number {
+  let p = 16 * 1024
+  while (p < 16 * 1024 * 1024 && length / p > 1024) p *= 2
+  return p
+}
+
+function checkName (name: unknown, where: string): string {
+  if (typeof name !== 'string' || name.length === 0) throw new TorrentError(`${where} must be a non-empty file name`)
+  if (/[/\\]/.test(name) || name === '.' || name === '..' || name.includes('\0')) {
+    throw new TorrentError(`${where} must be one file name without path separators, got "${name}"`)
+  }
+  if (utf8Encode.encode(name).length > 255) throw new TorrentError(`${where} is longer than 255 bytes`)
+  return name
+}
+
+/** Tracker URLs: ws(s) for the WebTorrent (WebRTC) tracker, http(s) for the classic one. */
+export function checkTrackerUrl (value: unknown, where: string): string {
+  if (typeof value !== 'string') throw new TorrentError(`${where} must be a tracker URL, got ${describe(value)}`)
+  let url: URL
+  try { url = new URL(value) } catch { throw new TorrentError(`${where} must be a tracker URL (ws, wss, http or https), got ${describe(value)}`) }
+  if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) throw new TorrentError(`${where} must be a ws, wss, http or https tracker URL, got ${describe(value)}`)
+  return value
+}
+
+async function * chunksOf (data: CreateTorrentOptions['data']): AsyncIterable<Uint8Array> {
+  if (data instanceof Uint8Array) { yield data; return }
+  for await (const chunk of data as AsyncIterable<Uint8Array>) yield chunk
+}
+
+/** Builds a single-file .torrent; a license makes it paid and private, inside the hashed info dict. */
+export async function createTorrent (opts: CreateTorrentOptions): Promise<CreatedTorrent> {
+  const name = checkName(opts.name, 'name')
+  const announce = checkTrackerUrl(opts.announce, 'announce')
+  const license = opts.license === undefined ? undefined : checkLicense(opts.license)
+  const hint = opts.data instanceof Uint8Array ? opts.data.length : opts.length
+  const pieceLength = opts.pieceLength ?? (hint === undefined ? 256 * 1024 : defaultPieceLength(hint))
+  if (!Number.isInteger(pieceLength) || pieceLength < 16 * 1024 || (pieceLength & (pieceLength - 1)) !== 0) {
+    throw new TorrentError(`pieceLength must be a power of two of at least 16384, got ${pieceLength}`)
+  }
+
+  const hashes: Uint8Array[] = []
+  const piece = new Uint8Array(pieceLength)
+  let filled = 0
+  let length = 0
+  for await (const chunk of chunksOf(opts.data)) {
+    let offset = 0
+    while (offset < chunk.length) {
+      const n = Math.min(pieceLength - filled, chunk.length - offset)
+      piece.set(chunk.subarray(offset, offset + n), filled)
+      filled += n
+      offset += n
+      if (filled === pieceLength) {
+        hashes.push(await sha1(piece))
+        filled = 0
+      }
+    }
+    length += chunk.length
+  }
+  if (filled > 0) hashes.push(await sha1(piece.slice(0, filled)))
+  if (length === 0) throw new TorrentError('the file is empty: there is nothing to share')
+
+  const pieces = new Uint8Array(hashes.length * 20)
+  hashes.forEach((h, i) => pieces.set(h, i * 20))
+  const info: Record<string, unknown> = { length, name, 'piece length': pieceLength, pieces }
+  if (license) {
+    info.license = { ...license }
+    info.private = 1
+  } else if (opts.private) {
+    info.private = 1
+  }
+  // No creation date: the same file, license and tracker always give the same .torrent.
+  const torrent = bencode.encode({ announce, 'created by': 'Trickle', info })
+  return { torrent, ...(await parseTorrent(torrent)) }
+}
+
+type Dict = Record<string, unknown>
+const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)
+
+function text (value: unknown, where: string): string {
+  if (!(value instanceof Uint8Array)) throw new TorrentError(`${where} must be a byte string, got ${describe(value)}`)
+  try {
+    return utf8.decode(value)
+  } catch {
+    throw new TorrentError(`${where} is not valid UTF-8`)
+  }
+}
+
+function nonNegativeInteger (value: unknown, where: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new TorrentError(`${where} must be a non-negative integer, got ${describe(value)}`)
+  return value
+}
+
+/** The license as bencoded inside info: byte strings become text, integers stay numbers, then checkLicense. */
+function licenseFromInfo (value: unknown): License {
+  if (!isDict(value)) throw new TorrentError(`info.license must be a dictionary with ${LICENSE_FIELDS.join(', ')}; got ${describe(value)}`)
+  const plain: Dict = {}
+  for (const [key, v] of Object.entries(value)) plain[key] = v instanceof Uint8Array ? text(v, `info.license.${key}`) : v
+  return checkLicense(plain, 'info.license')
+}
+
+function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/**
+ * Parses and validates a .torrent. Refuses what is not canonical bencode (then two readers could
+ * disagree on the infohash), and a paid torrent that is not private or names other trackers than one.
+ */
+export async function parseTorrent (bytes: Uint8Array): Promise<ParsedTorrent> {
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new TorrentError('a .torrent file is needed (got no bytes)')
+  let decoded: unknown
+  try {
+    decoded = bencode.decode(bytes)
+  } catch (err) {
+    throw new TorrentError(`not a .torrent file: not valid bencode (${(err as Error).message})`)
+  }
+  if (!isDict(decoded)) throw new TorrentError('not a .torrent file: the top level must be a dictionary')
+  let canonical: Uint8Array
+  try { canonical = bencode.encode(decoded) } catch { canonical = new Uint8Array() }
+  if (!equalBytes(canonical, bytes)) {
+    throw new TorrentError('the .torrent is not canonical bencode (unsorted or repeated keys, malformed integers, or trailing bytes), so its infohash would be ambiguous')
+  }
+  const info = decoded.info
+  if (!isDict(info)) throw new TorrentError('the .torrent has no info dictionary')
+
+  const name = checkName(text(info.name, 'info.name'), 'info.name')
+  const pieceLength = nonNegativeInteger(info['piece length'], 'info["piece length"]')
+  if (pieceLength === 0) throw new TorrentError('info["piece length"] must be positive')
+  if (!(info.pieces instanceof Uint8Array) || info.pieces.length % 20 !== 0) throw new TorrentError('info.pieces must be a byte string of 20-byte SHA-1 hashes')
+
+  let files: TorrentFile[]
+  if (info.length !== undefined) {
+    if (info.files !== undefined) throw new TorrentError('info has both length (one file) and files (several)')
+    files = [{ path: name, length: nonNegativeInteger(info.length, 'info.length') }]
+  } else {
+    if (!Array.isArray(info.files) || info.files.length === 0) throw new TorrentError('info must have length (one file) or a non-empty files list')
+    files = info.files.map((f: unknown, i: number) => {
+      if (!isDict(f) || !Array.isArray(f.path) || f.path.length === 0) throw new TorrentError(`info.files[${i}] must have a length and a path list`)
+      const parts = f.path.map((p: unknown, j: number) => checkName(text(p, `info.files[${i}].path[${j}]`), `info.files[${i}].path[${j}]`))
+      return { path: [name, ...parts].join('/'), length: nonNegativeInteger(f.length, `info.files[${i}].length`) }
+    })
+  }
+  const length = files.reduce((sum, f) => sum + f.length, 0)
+  if (length === 0) throw new TorrentError('the torrent holds no data (length 0)')
+  const pieceCount = info.pieces.length / 20
+  if (pieceCount !== Math.ceil(length / pieceLength)) {
+    throw new TorrentError(`info.pieces has ${pieceCount} hashes, but ${length} bytes in pieces of ${pieceLength} need ${Math.ceil(length / pieceLength)}`)
+  }
+  if (info.private !== undefined && info.private !== 0 && info.private !== 1) throw new TorrentError(`info.private must be 0 or 1, got ${describe(info.private)}`)
+  const isPrivate = info.private === 1
+
+  const announce: string[] = []
+  if (decoded.announce !== undefined) announce.push(checkTrackerUrl(text(decoded.announce, 'announce'), 'announce'))
+  if (decoded['announce-list'] !== undefined) {
+    const tiers = decoded['announce-list']
+    if (!Array.isArray(tiers)) throw new TorrentError('announce-list must be a list of lists of tracker URLs')
+    tiers.forEach((tier: unknown, i: number) => {
+      if (!Array.isArray(tier)) throw new TorrentError(`announce-list[${i}] must be a list of tracker URLs`)
+      tier.forEach((u: unknown, j: number) => {
+        const url = checkTrackerUrl(text(u, `announce-list[${i}][${j}]`), `announce-list[${i}][${j}]`)
+        if (!announce.includes(url)) announce.push(url)
+      })
+    })
+  }
+
+  let license: License | undefined
+  if (info.license !== undefined) {
+    license = licenseFromInfo(info.license)
+    // Without these a tracker-side gate is pointless (research/anchors.md §1.7.6): DHT, PEX or another
+    // tracker would hand out the same peers for free.
+    if (!isPrivate) throw new TorrentError('a paid torrent must be private (info.private = 1), or DHT and PEX would hand out peers without payment')
+    if (announce.length !== 1) throw new TorrentError(`a paid torrent must name exactly one tracker (the one that takes payment), it names ${announce.length}`)
+  }
+
+  const infoHash = hex(await sha1(bencode.encode(info)))
+  return { infoHash, name, length, pieceLength, pieceCount, private: isPrivate, announce, files, ...(license ? { license } : {}) }
+}
+
+/** A .torrent file from base64 (browser-safe: atob, no Buffer). */
+export function torrentFromBase64 (text: string): Uint8Array {
+  const clean = text.replace(/\s+/g, '')
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1) throw new TorrentError('the torrent must be base64')
+  const binary = atob(clean)
+  const out = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i)
+  return out
+}
+
+export function torrentToBase64 (bytes: Uint8Array): string {
+  let binary = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(binary)
+}
