@@ -81,6 +81,27 @@ function rehypeLayout (scripts: string[]) {
   }
 }
 
+/**
+ * Markdown to a whole HTML page with Trickle's plugins. Without `scripts` it returns the page body only
+ * (no layout, no monetization tags): what the contract tests compare with the Hugo theme's output.
+ */
+export function trickleProcessor (opts: { pointer?: string, scripts?: string[] } = {}) {
+  const base = unified()
+    .use(remarkParse)
+    .use(remarkFrontmatter, ['yaml'])
+    .use(remarkMatter)
+    .use(remarkDirective)
+    .use(remarkTrickleExclusive)
+    .use(remarkTrickleDownload)
+    .use(remarkRehype, { allowDangerousHtml: true })
+    .use(rehypeRaw)
+  if (!opts.scripts) return base.use(rehypeStringify)
+  return base
+    .use(rehypeLayout, opts.scripts)
+    .use(rehypeTrickleMonetization, { pointer: opts.pointer })
+    .use(rehypeStringify)
+}
+
 export async function buildExample (opts: ExampleOptions): Promise<string[]> {
   mkdirSync(opts.out, { recursive: true })
   // The Hugo theme's reader script and styles, bundled with npm's esbuild instead of Hugo's.
@@ -94,18 +115,7 @@ export async function buildExample (opts: ExampleOptions): Promise<string[]> {
     scripts.push(JSON.stringify({ btp: opts.devAgent.btp, amount: opts.devAgent.amount ?? '100000', intervalMs: opts.devAgent.intervalMs ?? 500 }), 'dev-agent.js')
   }
 
-  const processor = unified()
-    .use(remarkParse)
-    .use(remarkFrontmatter, ['yaml'])
-    .use(remarkMatter)
-    .use(remarkDirective)
-    .use(remarkTrickleExclusive)
-    .use(remarkTrickleDownload)
-    .use(remarkRehype, { allowDangerousHtml: true })
-    .use(rehypeRaw)
-    .use(rehypeLayout, scripts)
-    .use(rehypeTrickleMonetization, { pointer: opts.pointer })
-    .use(rehypeStringify)
+  const processor = trickleProcessor({ pointer: opts.pointer, scripts })
 
   const written: string[] = []
   for (const name of readdirSync(path.join(here, 'content')).filter((f) => f.endsWith('.md'))) {

@@ -111,7 +111,12 @@ export default function remarkTrickleExclusive (options?: Options | null) {
           return index
         }
         markerSeen = true
-        const rest = (parent as Parent).children.splice(index + 1) as Content[]
+        // Later markers would land inside the section, where they mean nothing: drop them, and say so.
+        const rest = ((parent as Parent).children.splice(index + 1) as Content[]).filter((n) => {
+          if (n.type !== 'html' || !MARKER.test(n.value)) return true
+          file.message('Second `<div id="exclusive"></div>` marker ignored: everything after the first one is exclusive already', { place: n.position, ruleId: 'duplicate-marker', source: 'remark-trickle-exclusive' })
+          return false
+        })
         if (rest.length === 0) file.message('Nothing follows the exclusive marker', { place: node.position, ruleId: 'empty', source: 'remark-trickle-exclusive' })
         ;(parent as Parent).children[index] = section('rest', rest) as unknown as RootContent
         return SKIP
