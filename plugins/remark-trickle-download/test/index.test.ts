@@ -24,7 +24,7 @@ test('name, size and price come from the magnet, money as integers', async () =>
   assert.match(html, /data-trickle-download-name="">a\.zip</)
   assert.match(html, /data-bytes="2500000">2\.5 MB</)
   assert.match(html, /data-amount="12345678901234567890"/, 'no precision lost above 2^53')
-  assert.match(html, /XRP 12,345,678,901\.23456789/)
+  assert.match(html, /XRP\s12,345,678,901\.23456789/)
 })
 
 test('bad magnets are reported with their position and left as they were', async () => {
