@@ -1,7 +1,7 @@
 // Builds the companion server (never listens: server.ts does). Tests build it with `inject`.
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Type } from 'typebox'
 import type { Config } from './config.ts'
 import { sendError } from './http-errors.ts'
@@ -47,7 +47,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     // Receipts and amounts are tiny; nothing this server accepts is larger than this.
     bodyLimit: 64 * 1024,
     // One line per request at info drowns what matters (payments, registrations); see the onResponse hook.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 

@@ -1,0 +1,45 @@
+// The plain unified example site (plugins/example) in Chromium: built with Trickle's remark/rehype
+// plugins instead of Hugo, served with the theme's reader script, paid by the development agent over
+// the companion's real network, and its exclusive parts open.
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { test } from 'node:test'
+import { buildExample } from '../plugins/example/build.ts'
+import { buildDevAgent } from '../scripts/build-dev-agent.ts'
+import { build } from '../server/test/helper.ts'
+import { launchChromium, screenshot, watchErrors } from './support/browser.ts'
+import { serveStatic } from './support/static-server.ts'
+
+test('a unified-built page carries the monetization link and opens its exclusive parts when paid', async (t) => {
+  const { app, btpPort } = await build(t)
+  const dir = mkdtempSync(path.join(tmpdir(), 'trickle-unified-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  await buildDevAgent()
+  await buildExample({ out: path.join(dir, 'unpaid'), pointer: app.demo!.proxyPointer })
+  await buildExample({ out: path.join(dir, 'paid'), pointer: app.demo!.proxyPointer, devAgent: { btp: `btp+ws://127.0.0.1:${btpPort}`, amount: '50000', intervalMs: 150 } })
+  const site = await serveStatic(dir)
+  t.after(() => site.close())
+  const browser = await launchChromium()
+  t.after(() => browser.close())
+
+  const page = await browser.newPage()
+  const errors = watchErrors(page)
+  await page.goto(`${site.url}/unpaid/exclusive.html`)
+  assert.equal(await page.getAttribute('link[rel="monetization"]', 'href'), app.demo!.proxyPointer)
+  await page.waitForTimeout(800)
+  assert.equal(await page.locator('[data-trickle-content]:visible').count(), 0, 'nothing open without payment')
+  assert.equal(await page.locator('[data-trickle-cta]:visible').count(), 2, 'both calls to action show')
+
+  const before = (await app.wallet.getAccount('demo') as { received: string }).received
+  await page.goto(`${site.url}/paid/exclusive.html`)
+  await page.waitForFunction(() => document.querySelectorAll('[data-trickle-content]:not([hidden])').length === 2, undefined, { timeout: 20_000 })
+  assert.equal(await page.locator('[data-trickle-thanks]:visible').count(), 2)
+  await page.evaluate(() => window.trickleDevAgent!.stop())
+  const after = (await app.wallet.getAccount('demo') as { received: string }).received
+  assert.ok(BigInt(after) > BigInt(before), 'the wallet received real money')
+  assert.equal(await page.getAttribute('[data-trickle-total-value]', 'data-amount'), (BigInt(after) - BigInt(before)).toString())
+  await screenshot(page, 'unified-example-paid')
+  assert.deepEqual(errors, [])
+})
