@@ -8,6 +8,8 @@ import { sendError } from './http-errors.ts'
 import ilpNetworkPlugin from './plugins/ilp-network.ts'
 import openapiPlugin from './plugins/openapi.ts'
 import secretsPlugin from './plugins/secrets.ts'
+import sealedPlugin from './sealed/plugin.ts'
+import sealedRoutes from './sealed/routes.ts'
 import storePlugin from './plugins/store.ts'
 import { ErrorReply } from './schemas/common.ts'
 import verifierPlugin from './verifier/plugin.ts'
@@ -91,8 +93,10 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   })
   await app.register(walletPlugin, { publicUrl: config.publicUrl })
   await app.register(verifierPlugin, { publicUrl: config.publicUrl, ttlSeconds: config.receiptTtlSeconds, now: opts.now })
+  await app.register(sealedPlugin, { sealSecret: config.sealSecret, grantTtlSeconds: config.sealGrantTtlSeconds, now: opts.now })
   await app.register(walletRoutes)
   await app.register(verifierRoutes)
+  await app.register(sealedRoutes)
 
   app.get('/health', {
     schema: {

@@ -33,6 +33,8 @@ export const SETTINGS = [
   { env: 'TRICKLE_ILP_RATE_LIMIT', kind: 'integer', default: '0', description: 'Packets per minute the embedded connector accepts from all BTP clients together; 0 disables the limit.' },
   { env: 'TRICKLE_CORS_ORIGIN', kind: 'string', default: '*', description: 'Value of Access-Control-Allow-Origin on public routes (SPSP, credit, verify) so pages on another origin can pay and credit.' },
   { env: 'TRICKLE_DEMO_ACCOUNT', kind: 'string', default: 'demo', description: 'Wallet account (and proxy pointer) created at start for newcomers; empty for none.' },
+  { env: 'TRICKLE_SEAL_SECRET', kind: 'string', default: '', description: 'Base64 secret (32 bytes or more) from which the keys of sealed exclusive sections derive; the sealing step (`trickle-seal`) needs the same. Generated and kept when unset.' },
+  { env: 'TRICKLE_SEAL_GRANT_TTL', kind: 'integer', default: '1800', description: 'Seconds after buying a sealed section during which the same balance gets its key again without paying (reloads, other tabs).' },
   { env: 'LOG_LEVEL', kind: 'string', default: 'info', description: 'Log level (fatal, error, warn, info, debug, trace).' },
   { env: 'LOG_FORMAT', kind: 'string', default: 'pretty', description: '`pretty` for readable lines, `json` for one JSON object per line.' }
 ] as const satisfies readonly Setting[]
@@ -59,6 +61,8 @@ export interface Config {
   rateLimitPerMinute: number
   corsOrigin: string
   demoAccount?: string
+  sealSecret?: Buffer
+  sealGrantTtlSeconds: number
   logLevel: string
   logFormat: 'pretty' | 'json'
 }
@@ -127,6 +131,11 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
     throw new ConfigError('TRICKLE_DEMO_ACCOUNT', 'use 1-64 letters, digits, "-" or "_"')
   }
   const optional = (name: SettingName) => read(env, name) || undefined
+  let sealSecret: Buffer | undefined
+  if (read(env, 'TRICKLE_SEAL_SECRET') !== '') {
+    sealSecret = Buffer.from(read(env, 'TRICKLE_SEAL_SECRET'), 'base64')
+    if (sealSecret.length < 32) throw new ConfigError('TRICKLE_SEAL_SECRET', 'must be at least 32 bytes, base64-encoded')
+  }
 
   return {
     host: read(env, 'HOST'),
@@ -148,6 +157,8 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
     rateLimitPerMinute: integer(env, 'TRICKLE_ILP_RATE_LIMIT', 0, 1e9),
     corsOrigin: read(env, 'TRICKLE_CORS_ORIGIN'),
     demoAccount: demoAccount || undefined,
+    sealSecret,
+    sealGrantTtlSeconds: integer(env, 'TRICKLE_SEAL_GRANT_TTL', 0, 30 * 24 * 3600),
     logLevel: read(env, 'LOG_LEVEL'),
     logFormat
   }

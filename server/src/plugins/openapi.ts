@@ -17,6 +17,7 @@ export default fp(async function openapiPlugin (app, opts: { publicUrl: string, 
       tags: [
         { name: 'wallet', description: 'Creator wallet on the local Interledger network' },
         { name: 'verifier', description: 'STREAM receipt verifier (RFC 0039)' },
+        { name: 'sealed', description: 'Keys of sealed exclusive sections, released after payment' },
         { name: 'server', description: 'About this server' }
       ]
     },

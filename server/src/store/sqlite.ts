@@ -25,6 +25,9 @@ CREATE TABLE IF NOT EXISTS receipt_marks (
   nonce TEXT NOT NULL, stream_id INTEGER NOT NULL, total TEXT NOT NULL, PRIMARY KEY (nonce, stream_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS balances (id TEXT PRIMARY KEY, amount TEXT NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS grants (
+  balance_id TEXT NOT NULL, grant_key TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (balance_id, grant_key)
+) WITHOUT ROWID;
 `
 
 interface Row { [key: string]: unknown }
@@ -58,6 +61,8 @@ export function openSqliteStore (file: string): SqliteStore {
     markGet: db.prepare('SELECT total FROM receipt_marks WHERE nonce = ? AND stream_id = ?'),
     markPut: db.prepare('INSERT INTO receipt_marks (nonce, stream_id, total) VALUES (?, ?, ?) ON CONFLICT (nonce, stream_id) DO UPDATE SET total = excluded.total'),
     balanceGet: db.prepare('SELECT amount FROM balances WHERE id = ?'),
+    grantGet: db.prepare('SELECT expires_at FROM grants WHERE balance_id = ? AND grant_key = ?'),
+    grantPut: db.prepare('INSERT INTO grants (balance_id, grant_key, expires_at) VALUES (?, ?, ?) ON CONFLICT (balance_id, grant_key) DO UPDATE SET expires_at = excluded.expires_at'),
     balancePut: db.prepare('INSERT INTO balances (id, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, updated_at = excluded.updated_at')
   }
 
@@ -170,6 +175,19 @@ export function openSqliteStore (file: string): SqliteStore {
     },
     async getBalance (balanceId) {
       return balanceOf(balanceId)
+    },
+    async spendForGrant (input) {
+      return transaction(() => {
+        const balance = balanceOf(input.balanceId)
+        if (balance === undefined) return { kind: 'unknown_balance' as const }
+        const grant = q.grantGet.get(input.balanceId, input.grantKey) as Row | undefined
+        if (grant && Number(grant.expires_at) > input.now) return { kind: 'granted' as const, charged: 0n, balance, expiresAt: Number(grant.expires_at) }
+        if (balance < input.amount) return { kind: 'insufficient' as const, balance }
+        const left = balance - input.amount
+        q.balancePut.run(input.balanceId, left.toString(), input.now)
+        q.grantPut.run(input.balanceId, input.grantKey, input.expiresAt)
+        return { kind: 'granted' as const, charged: input.amount, balance: left, expiresAt: input.expiresAt }
+      })
     },
 
     async close () {

@@ -47,6 +47,21 @@ export type SpendResult =
   | { kind: 'unknown_balance' }
   | { kind: 'insufficient', balance: bigint }
 
+export interface GrantInput {
+  balanceId: string
+  /** What the grant is for, e.g. a sealed section: one grant per (balance, key) */
+  grantKey: string
+  amount: bigint
+  now: number
+  /** When a new grant ends (ms since epoch) */
+  expiresAt: number
+}
+
+export type GrantResult =
+  | { kind: 'granted', charged: bigint, balance: bigint, expiresAt: number }
+  | { kind: 'unknown_balance' }
+  | { kind: 'insufficient', balance: bigint }
+
 export interface Store {
   readonly kind: string
   /** Returns the stored value, or stores `value` if none exists yet and returns it. */
@@ -71,6 +86,12 @@ export interface Store {
   creditReceipt (input: CreditReceiptInput): Promise<CreditReceiptResult>
   spend (balanceId: string, amount: bigint): Promise<SpendResult>
   getBalance (balanceId: string): Promise<bigint | undefined>
+  /**
+   * Pays for something once per grant: an unexpired grant for (balance, grantKey) costs nothing;
+   * otherwise `amount` is spent and a grant until `expiresAt` recorded, in one atomic step, so
+   * concurrent requests (a reload, two tabs) never charge twice.
+   */
+  spendForGrant (input: GrantInput): Promise<GrantResult>
 
   close (): Promise<void>
 }

@@ -36,6 +36,8 @@ export interface WalletService {
   spsp (name: string, receipts?: { nonce: Buffer, secret: Buffer }): Promise<SpspDetails | WalletError>
   /** http(s) URL of an account's SPSP endpoint */
   pointerOf (name: string): string
+  /** The asset this wallet receives in (from ILDCP): receipts and balances count in it */
+  asset (): { code: string, scale: number }
   close (): Promise<void>
 }
 
@@ -121,6 +123,7 @@ export async function createWalletService (deps: WalletDeps): Promise<WalletServ
       return { destination_account: destinationAccount, shared_secret: sharedSecret.toString('base64'), receipts_enabled: receiptsEnabled }
     },
     pointerOf,
+    asset: () => ({ code: server.assetCode, scale: server.assetScale }),
     async close () {
       // server.close() stalls for ~30 s when clients already left (research/ilp-stack.md §2, teardown);
       // disconnecting the plugin ends every connection at once.

@@ -3,8 +3,9 @@
 //   <section data-trickle-exclusive="ID"> [data-trickle-cta] [data-trickle-content hidden] [data-trickle-thanks hidden] </section>
 // Hiding on the client is not protection: sealed sites ship only ciphertext in [data-trickle-content].
 
-export function revealExclusive (announce: (message: string) => void, message: string): number {
-  const sections = Array.from(document.querySelectorAll<HTMLElement>('[data-trickle-exclusive]:not([data-trickle-open])'))
+export function revealExclusive (announce: (message: string) => void, message: string, only?: HTMLElement): number {
+  const sections = only ? [only] : Array.from(document.querySelectorAll<HTMLElement>('[data-trickle-exclusive]:not([data-trickle-open])'))
+  let opened = 0
   for (const section of sections) {
     const cta = section.querySelector<HTMLElement>('[data-trickle-cta]')
     const content = section.querySelector<HTMLElement>('[data-trickle-content]')
@@ -17,7 +18,8 @@ export function revealExclusive (announce: (message: string) => void, message: s
     if (cta) cta.hidden = true
     // Keep keyboard users where they were: focus moves to the content only if it was in the CTA.
     if (hadFocus) content.focus()
+    opened++
   }
-  if (sections.length > 0) announce(message)
-  return sections.length
+  if (opened > 0) announce(message)
+  return opened
 }

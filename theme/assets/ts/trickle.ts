@@ -6,10 +6,11 @@ import { formatAmount } from './amounts.ts'
 import { revealExclusive } from './exclusive.ts'
 import { watchGallery } from './gallery.ts'
 import { onPayment, type Payment } from './monetization.ts'
+import { sealedSections, type SealedStrings } from './sealed.ts'
 
 interface Config {
   locale?: string
-  i18n: { thanks: string, streaming: string }
+  i18n: { thanks: string, streaming: string, sealed?: SealedStrings }
 }
 
 function readConfig (): Config {
@@ -63,7 +64,9 @@ function main () {
     }
   }
 
-  onPayment(record, start)
+  // Sealed sections open only with a key from the companion, which spends their price first.
+  const sealed = config.i18n.sealed ? sealedSections(config.i18n.sealed, (section) => revealExclusive(announce, config.i18n.thanks, section), config.locale) : undefined
+  onPayment((p) => { record(p); void sealed?.(p) }, start)
   watchGallery(link, pagePointer)
 
   const toggle = document.querySelector<HTMLButtonElement>('[data-trickle-theme-toggle]')

@@ -1,0 +1,62 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { sendError } from '../http-errors.ts'
+import { Amount, errorRef } from '../schemas/common.ts'
+import { isSealError, sealErrorMessage, sealErrorStatus } from './errors.ts'
+
+const sealedRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/sealed/price', {
+    schema: {
+      tags: ['sealed'],
+      summary: 'Price of a sealed section in the units balances are kept in',
+      description: 'Pages compare it with the balance their credits return, and ask for the key once it is covered.',
+      querystring: Type.Object({ token: Type.String({ minLength: 1, maxLength: 2048 }) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ price: Amount, assetCode: Type.String(), assetScale: Type.Integer() }), 400: errorRef, 409: errorRef }
+    }
+  }, async (req, reply) => {
+    const result = app.sealed.priceOf(req.query.token)
+    if (isSealError(result)) return sendError(reply, sealErrorStatus[result], result, sealErrorMessage[result])
+    return { price: result.price.toString(), assetCode: result.assetCode, assetScale: result.assetScale }
+  })
+
+  app.post('/sealed/keys', {
+    schema: {
+      tags: ['sealed'],
+      summary: 'Key of a sealed exclusive section, after paying its price',
+      description: 'Spends the section\'s price (from its token, which the build wrote and the key derivation binds) from the balance the reader credited with verified receipts, once per balance and section; within the grant a reload pays nothing. 402 until the balance covers the price.',
+      body: Type.Object({
+        token: Type.String({ minLength: 1, maxLength: 2048, description: 'data-trickle-token of the section' }),
+        balance: Type.String({ minLength: 1, maxLength: 128, description: 'The reader\'s balance id at this verifier' })
+      }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          key: Type.String({ description: 'base64 AES-256-GCM key of the section' }),
+          expiresAt: Type.String({ format: 'date-time', description: 'End of the grant: until then this balance gets the key again for free' }),
+          charged: Amount,
+          price: Amount,
+          balance: Amount
+        }),
+        400: errorRef,
+        402: Type.Object({ statusCode: Type.Integer(), error: Type.String(), code: Type.String(), message: Type.String(), price: Type.Optional(Amount), balance: Type.Optional(Amount) }),
+        409: errorRef
+      }
+    }
+  }, async (req, reply) => {
+    const result = await app.sealed.releaseKey(req.body.token, req.body.balance)
+    if (isSealError(result)) return sendError(reply, sealErrorStatus[result], result, sealErrorMessage[result])
+    if ('error' in result) {
+      return reply.code(402).send({
+        statusCode: 402,
+        error: 'Payment Required',
+        code: result.error,
+        message: sealErrorMessage[result.error],
+        ...(result.price !== undefined ? { price: result.price.toString() } : {}),
+        ...(result.balance !== undefined ? { balance: result.balance.toString() } : {})
+      })
+    }
+    reply.header('cache-control', 'no-store')
+    return { key: result.key, expiresAt: new Date(result.expiresAt).toISOString(), charged: result.charged.toString(), price: result.price.toString(), balance: result.balance.toString() }
+  })
+}
+
+export default sealedRoutes
