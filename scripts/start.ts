@@ -1,9 +1,9 @@
 // `npm start`: everything a newcomer needs on embedded defaults. The companion (local Interledger
 // network, wallet, verifier), wallet accounts and proxy pointers for the example site's writers, the
-// development payment agent, and the example site under `hugo server`, pointed at all of it. Open a
-// post and watch payments flow: this script prints what each account receives.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+// development payment agent, and the example site built by Hugo, sealed and served, pointed at all of
+// it and rebuilt when its files change. Open a post and watch payments flow: this script prints what
+// each account receives.
+import { mkdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import closeWithGrace from 'close-with-grace'
@@ -11,6 +11,9 @@ import { banner, startServer } from '../server/src/server.ts'
 import { ConfigError, loadConfig, type Config } from '../server/src/config.ts'
 import { buildDevAgent } from './build-dev-agent.ts'
 import { formatAmount } from '../theme/assets/ts/amounts.ts'
+import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
+import { hugoBuild } from './hugo.ts'
+import { serveStatic, type StaticSite } from './static-server.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const SITE_DIR = path.resolve(root, process.env.TRICKLE_SITE_DIR ?? 'site-example')
@@ -41,7 +44,8 @@ for (const name of CREATORS) {
   if (typeof proxy !== 'string') creators[name] = proxy.proxy.proxyPointer
 }
 
-let hugo: ChildProcess | undefined
+let site: StaticSite | undefined
+let watcher: FSWatcher | undefined
 let siteLine = ''
 try {
   await buildDevAgent()
@@ -58,27 +62,34 @@ try {
     `    btp = ${JSON.stringify(app.ilpNetwork.btpUrl)}`,
     ''
   ].join('\n'))
+  const out = path.join(dataDir, 'site')
   const siteUrl = `http://localhost:${SITE_PORT}/`
-  hugo = spawn('hugo', ['server', '--source', SITE_DIR, '--config', `config.toml,${override}`, '--port', String(SITE_PORT),
-    '--bind', '127.0.0.1', '--baseURL', siteUrl, '--disableFastRender'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  hugo.on('error', (err) => {
-    app.log.warn({ err: err.message }, 'could not run hugo: install it (Debian: apt-get install hugo) to serve the example site; the companion keeps running')
+  // Build (development: the dev payment agent pays every page), then seal: exclusive sections leave
+  // the build encrypted, and only this companion releases their keys, after payment.
+  const rebuild = async () => {
+    const started = Date.now()
+    await hugoBuild({ source: SITE_DIR, destination: out, configs: [override], baseURL: siteUrl, environment: 'development' })
+    const report = await sealSite(out, { sealKey: app.sealKey, companion: config.publicUrl })
+    app.log.info(`site built and sealed in ${Date.now() - started} ms: ${report.sections.length} exclusive section(s) on ${report.pages} page(s) encrypted, ${report.files} files checked`)
+  }
+  await rebuild()
+  site = await serveStatic(out, SITE_PORT, '127.0.0.1')
+  siteLine = `  Example site    ${siteUrl}   (built, sealed; open a post and watch payments arrive below)`
+  let timer: NodeJS.Timeout | undefined
+  watcher = watch(SITE_DIR, { recursive: true }, (_event, file) => {
+    if (file && /^(public|resources)\//.test(String(file))) return
+    clearTimeout(timer)
+    timer = setTimeout(() => { rebuild().catch((err: Error) => app.log.warn({ err: err.message }, 'site rebuild failed')) }, 300)
   })
-  hugo.stderr?.on('data', (d: Buffer) => { for (const line of d.toString().split('\n')) if (line.trim()) app.log.warn({ hugo: line.trim() }, 'hugo') })
-  hugo.stdout?.on('data', (d: Buffer) => {
-    const text = d.toString()
-    if (/Web Server is available/.test(text)) app.log.info({ site: siteUrl }, 'example site ready (hugo server, development build: the dev payment agent pays every page)')
-  })
-  siteLine = `  Example site    ${siteUrl}   (hugo server; open a post and watch payments arrive below)`
 } catch (err) {
-  app.log.warn({ err: (err as Error).message }, 'could not start the example site; the companion keeps running')
+  app.log.warn({ err: (err as Error).message }, 'could not build the example site (is hugo installed? Debian: apt-get install hugo); the companion keeps running')
 }
 
 process.stdout.write(banner(app, siteLine ? [siteLine] : []) + '\n')
 
 // Watch payments flow: one line per account whose total moved, every few seconds.
 const seen = new Map<string, bigint>()
-const watch = setInterval(() => {
+const payments = setInterval(() => {
   app.wallet.listAccounts().then((accounts) => {
     for (const a of accounts) {
       const now = BigInt(a.received)
@@ -90,12 +101,13 @@ const watch = setInterval(() => {
     }
   }, () => {})
 }, 5000)
-watch.unref()
+payments.unref()
 
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'shutting down after an error')
   else app.log.info({ signal }, 'shutting down')
-  clearInterval(watch)
-  hugo?.kill('SIGTERM')
+  clearInterval(payments)
+  watcher?.close()
+  await site?.close()
   await app.close()
 })

@@ -11,7 +11,7 @@ import type { Element, Root } from 'hast'
 import rehypeParse from 'rehype-parse'
 import { unified } from 'unified'
 import { trickleProcessor } from '../plugins/example/build.ts'
-import { hugoBuild, repoRoot } from './support/hugo.ts'
+import { hugoBuild, repoRoot } from '../scripts/hugo.ts'
 
 const fixtures = path.join(repoRoot, 'test/fixtures/contract')
 const cases = readdirSync(fixtures)

@@ -11,8 +11,8 @@ import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
 import { buildDevAgent } from '../scripts/build-dev-agent.ts'
 import { build } from '../server/test/helper.ts'
 import { launchChromium, screenshot, watchErrors } from './support/browser.ts'
-import { hugoBuild, repoRoot } from './support/hugo.ts'
-import { serveStatic } from './support/static-server.ts'
+import { hugoBuild, repoRoot } from '../scripts/hugo.ts'
+import { serveStatic } from '../scripts/static-server.ts'
 
 const SECRET = 'This paragraph was behind the one-line marker'
 

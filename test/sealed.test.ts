@@ -8,7 +8,7 @@ import { decodeSealToken, encodeSealToken, openSection, sealKeyFrom, sealSection
 import { priceInAsset } from '../server/src/sealed/service.ts'
 import { PlaintextLeakError, sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
 import { build, issueNonce } from '../server/test/helper.ts'
-import { hugoBuild, repoRoot } from './support/hugo.ts'
+import { hugoBuild, repoRoot } from '../scripts/hugo.ts'
 
 const json = { 'content-type': 'application/json' }
 const price = { amount: '5000', assetCode: 'USD', assetScale: 9 }

@@ -11,8 +11,8 @@ import type { FastifyInstance } from 'fastify'
 import { buildDevAgent } from '../scripts/build-dev-agent.ts'
 import { build } from '../server/test/helper.ts'
 import { launchChromium, screenshot, watchErrors } from './support/browser.ts'
-import { hugoBuild, repoRoot } from './support/hugo.ts'
-import { serveStatic, type StaticSite } from './support/static-server.ts'
+import { hugoBuild, repoRoot } from '../scripts/hugo.ts'
+import { serveStatic, type StaticSite } from '../scripts/static-server.ts'
 
 let app: FastifyInstance
 let browser: Browser

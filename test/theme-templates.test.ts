@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
-import { hugoBuild, repoRoot } from './support/hugo.ts'
+import { hugoBuild, repoRoot } from '../scripts/hugo.ts'
 
 interface Fixture { config: string, pages: Record<string, string> }
 

@@ -10,7 +10,7 @@ import { buildExample } from '../plugins/example/build.ts'
 import { buildDevAgent } from '../scripts/build-dev-agent.ts'
 import { build } from '../server/test/helper.ts'
 import { launchChromium, screenshot, watchErrors } from './support/browser.ts'
-import { serveStatic } from './support/static-server.ts'
+import { serveStatic } from '../scripts/static-server.ts'
 
 test('a unified-built page carries the monetization link and opens its exclusive parts when paid', async (t) => {
   const { app, btpPort } = await build(t)

@@ -3,7 +3,7 @@
 // network refuses.
 import { mkdirSync } from 'node:fs'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { repoRoot } from './hugo.ts'
+import { repoRoot } from '../../scripts/hugo.ts'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const ARTIFACTS = `${repoRoot}test-artifacts`

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
+export const repoRoot = fileURLToPath(new URL('../', import.meta.url))
 
 export function hugoBinary (): string {
   const local = `${repoRoot}node_modules/hugo-bin/vendor/hugo`
