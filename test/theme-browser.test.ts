@@ -27,7 +27,7 @@ async function received (account: string): Promise<bigint> {
   return BigInt(a.received)
 }
 
-async function waitFor<T> (what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+async function waitFor<T> (what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 45_000): Promise<T> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const v = await fn()

@@ -173,7 +173,15 @@ export class DevAgent {
     return Array.from(document.querySelectorAll<HTMLLinkElement>('link[rel~="monetization"]')).find((l) => !l.disabled && l.href)
   }
 
-  private async sync (): Promise<void> {
+  private syncing: Promise<void> = Promise.resolve()
+
+  /** Serialised: overlapping mutations must not start two sessions for one pointer. */
+  private sync (): Promise<void> {
+    this.syncing = this.syncing.then(() => this.syncNow(), () => this.syncNow())
+    return this.syncing
+  }
+
+  private async syncNow (): Promise<void> {
     const link = this.paused || document.visibilityState === 'hidden' ? undefined : this.activeLink()
     const href = link?.href
     if (this.session && this.session.pointer === href) return
