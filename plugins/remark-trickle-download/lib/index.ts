@@ -48,7 +48,7 @@ function formatBytes (bytes: number, locale: string): string {
   let value = bytes
   let unit = 0
   while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit++ }
-  return new Intl.NumberFormat(locale, { style: 'unit', unit: units[unit], unitDisplay: 'short', maximumFractionDigits: unit === 0 ? 0 : 1 }).format(value)
+  return new Intl.NumberFormat(locale, { style: 'unit', unit: units[unit], unitDisplay: unit === 0 ? 'long' : 'short', maximumFractionDigits: unit === 0 ? 0 : 1 }).format(value)
 }
 
 export default function remarkTrickleDownload (options?: Options | null) {
