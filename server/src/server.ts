@@ -32,10 +32,10 @@ export function banner (app: FastifyInstance, extra: string[] = []): string {
   return lines.join('\n')
 }
 
-async function main () {
-  let config: Config
+/** The settings, or exit with a message that names the bad one (exit code 2). */
+export function loadConfigOrExit (): Config {
   try {
-    config = loadConfig()
+    return loadConfig()
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`trickle: bad setting ${err.message}`)
@@ -43,6 +43,10 @@ async function main () {
     }
     throw err
   }
+}
+
+async function main () {
+  const config = loadConfigOrExit()
   const app = await startServer(config).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') console.error(`trickle: a port is already in use (${err.message}); set PORT or TRICKLE_BTP_PORT`)
     else console.error('trickle: could not start:', err)

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Store } from '../store/types.ts'
 import { BALANCE_ID } from '../verifier/service.ts'
-import { decodeSealToken, SealTokenError, sectionKey, type SectionPrice } from './crypto.ts'
+import { decodeSealToken, SealTokenError, sectionKey, type SealToken, type SectionPrice } from './crypto.ts'
 import { SealError } from './errors.ts'
 
 export interface KeyRelease {
@@ -44,31 +44,30 @@ export function priceInAsset (price: SectionPrice, asset: { code: string, scale:
   return (amount + divisor - 1n) / divisor
 }
 
+function parseToken (token: unknown): SealToken | SealError {
+  try {
+    return decodeSealToken(token)
+  } catch (err) {
+    if (err instanceof SealTokenError) return SealError.InvalidToken
+    throw err
+  }
+}
+
 export function createSealedService (deps: SealedDeps): SealedService {
   const log = deps.log.child({ service: 'sealed' })
   const now = deps.now ?? Date.now
   return {
     priceOf (token) {
-      let parsed
-      try {
-        parsed = decodeSealToken(token)
-      } catch (err) {
-        if (err instanceof SealTokenError) return SealError.InvalidToken
-        throw err
-      }
+      const parsed = parseToken(token)
+      if (typeof parsed === 'string') return parsed
       const asset = deps.asset()
       const price = priceInAsset(parsed, asset)
       return price === undefined ? SealError.AssetMismatch : { price, assetCode: asset.code, assetScale: asset.scale }
     },
     async releaseKey (token, balanceId) {
       if (!BALANCE_ID.test(balanceId)) return SealError.InvalidBalanceId
-      let parsed
-      try {
-        parsed = decodeSealToken(token)
-      } catch (err) {
-        if (err instanceof SealTokenError) return SealError.InvalidToken
-        throw err
-      }
+      const parsed = parseToken(token)
+      if (typeof parsed === 'string') return parsed
       const price = priceInAsset(parsed, deps.asset())
       if (price === undefined) return SealError.AssetMismatch
       const t = now()

@@ -32,6 +32,22 @@ CREATE TABLE IF NOT EXISTS grants (
 
 interface Row { [key: string]: unknown }
 
+/**
+ * Runs fn inside BEGIN IMMEDIATE … COMMIT, rolling back on any throw. IMMEDIATE takes the write lock
+ * up front, so two processes sharing the file never both read a balance before either writes it.
+ */
+export function inTransaction<T> (db: DatabaseSync, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    const result = fn()
+    db.exec('COMMIT')
+    return result
+  } catch (err) {
+    db.exec('ROLLBACK')
+    throw err
+  }
+}
+
 /** The SQLite store; `db` lets other features (pull payments, tracker) keep their tables in the same file. */
 export interface SqliteStore extends Store {
   readonly db: DatabaseSync
@@ -66,18 +82,7 @@ export function openSqliteStore (file: string): SqliteStore {
     balancePut: db.prepare('INSERT INTO balances (id, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, updated_at = excluded.updated_at')
   }
 
-  /** Runs fn inside BEGIN IMMEDIATE … COMMIT, rolling back on any throw. */
-  function transaction<T> (fn: () => T): T {
-    db.exec('BEGIN IMMEDIATE')
-    try {
-      const result = fn()
-      db.exec('COMMIT')
-      return result
-    } catch (err) {
-      db.exec('ROLLBACK')
-      throw err
-    }
-  }
+  const transaction = <T>(fn: () => T): T => inTransaction(db, fn)
 
   const toAccount = (r: Row): WalletAccount => ({ name: String(r.name), createdAt: Number(r.created_at), received: BigInt(String(r.received)) })
   const toProxy = (r: Row): ProxyRecord => ({ id: String(r.id), paymentPointer: String(r.payment_pointer), spspEndpoint: String(r.spsp_endpoint), createdAt: Number(r.created_at) })

@@ -5,6 +5,7 @@
 // spends the price once and only then hands out peers. Progress, the saved file and every failure are
 // shown in the block; the tab keeps seeding while it stays open.
 import { formatAmount } from './amounts.ts'
+import { balanceId } from './balance.ts'
 import { onPayment, type Payment } from './monetization.ts'
 
 interface Strings {
@@ -42,15 +43,6 @@ function bytes (n: number, locale?: string): string {
   return new Intl.NumberFormat(locale, { style: 'unit', unit: units[i], unitDisplay: i === 0 ? 'long' : 'short', maximumFractionDigits: i === 0 ? 0 : 1 }).format(n)
 }
 
-function balanceId (): string {
-  try {
-    let id = localStorage.getItem('trickle-balance')
-    if (!id) { id = crypto.randomUUID(); localStorage.setItem('trickle-balance', id) }
-    return id
-  } catch {
-    return crypto.randomUUID()
-  }
-}
 
 type WebTorrentFile = { name: string, length: number, blob (): Promise<Blob> }
 type WebTorrentTorrent = {

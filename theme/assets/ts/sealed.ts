@@ -3,6 +3,7 @@
 // companion releases after spending the section's price, and decrypt with WebCrypto (AES-256-GCM,
 // additional data = the section token). Every state is explained in the section's call to action.
 import { formatAmount } from './amounts.ts'
+import { balanceId } from './balance.ts'
 import type { Payment } from './monetization.ts'
 
 export interface SealedStrings { price: string, waiting: string, progress: string, unlocking: string, noReceipts: string, unreachable: string, broken: string }
@@ -20,16 +21,6 @@ interface Locked {
 
 const b64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0))
 
-function balanceId (): string {
-  // One balance per reader and site, kept across pages and reloads (the grant makes a reload free).
-  try {
-    let id = localStorage.getItem('trickle-balance')
-    if (!id) { id = crypto.randomUUID(); localStorage.setItem('trickle-balance', id) }
-    return id
-  } catch {
-    return crypto.randomUUID()
-  }
-}
 
 export function sealedSections (strings: SealedStrings, reveal: (section: HTMLElement) => void, locale?: string) {
   const locked: Locked[] = []
