@@ -3,12 +3,11 @@
 // development payment agent, and the example site built by Hugo, sealed and served, pointed at all of
 // it and rebuilt when its files change. Open a post and watch payments flow: this script prints what
 // each account receives.
-import { mkdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
+import { existsSync, mkdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import closeWithGrace from 'close-with-grace'
-import { banner, startServer } from '../server/src/server.ts'
-import { ConfigError, loadConfig, type Config } from '../server/src/config.ts'
+import { banner, loadConfigOrExit, startServer } from '../server/src/server.ts'
 import { buildDevAgent } from './build-dev-agent.ts'
 import { formatAmount } from '../theme/assets/ts/amounts.ts'
 import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
@@ -20,16 +19,14 @@ const SITE_DIR = path.resolve(root, process.env.TRICKLE_SITE_DIR ?? 'site-exampl
 const SITE_PORT = Number(process.env.TRICKLE_SITE_PORT ?? 1313)
 const CREATORS = ['alice', 'bob', 'carol']
 
-let config: Config
-try {
-  config = loadConfig()
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(`trickle: bad setting ${err.message}`)
-    process.exit(2)
-  }
-  throw err
+// The example site sells one file: seed its files/ folder unless told otherwise ($0.001 each).
+const FILES_DIR = path.join(SITE_DIR, 'files')
+if (process.env.TRICKLE_SEED === undefined && existsSync(FILES_DIR)) {
+  process.env.TRICKLE_SEED = FILES_DIR
+  process.env.TRICKLE_SEED_PRICE ??= '1000000 USD/9'
 }
+
+const config = loadConfigOrExit()
 
 const app = await startServer(config).catch((err: NodeJS.ErrnoException) => {
   console.error(err.code === 'EADDRINUSE' ? `trickle: a port is in use (${err.message}); set PORT or TRICKLE_BTP_PORT` : err)
@@ -49,6 +46,10 @@ let watcher: FSWatcher | undefined
 let siteLine = ''
 try {
   await buildDevAgent()
+  // Magnets of what the companion seeds, by file name, for the theme's {{< download name="…" >}}.
+  await app.seeder.started()
+  const downloads: Record<string, string> = {}
+  for (const r of await app.tracker.list()) downloads[r.parsed.name.replace(/\.[^.]+$/, '')] = app.tracker.magnet(r)
   const dataDir = path.dirname(config.database === ':memory:' ? path.join(root, 'data', 'x') : config.database)
   mkdirSync(dataDir, { recursive: true })
   const override = path.join(dataDir, 'site-override.toml')
@@ -58,6 +59,8 @@ try {
     app.demo ? `  monetization = ${JSON.stringify(app.demo.proxyPointer)}` : '',
     '  [params.creators]',
     ...Object.entries(creators).map(([n, p]) => `    ${n} = ${JSON.stringify(p)}`),
+    '  [params.downloads]',
+    ...Object.entries(downloads).map(([n, m]) => `    ${JSON.stringify(n)} = ${JSON.stringify(m)}`),
     '  [params.trickle.devAgent]',
     `    btp = ${JSON.stringify(app.ilpNetwork.btpUrl)}`,
     ''

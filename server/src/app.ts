@@ -10,8 +10,13 @@ import openapiPlugin from './plugins/openapi.ts'
 import secretsPlugin from './plugins/secrets.ts'
 import sealedPlugin from './sealed/plugin.ts'
 import sealedRoutes from './sealed/routes.ts'
+import seederPlugin from './seeder/plugin.ts'
 import storePlugin from './plugins/store.ts'
+import pullPlugin from './pull/plugin.ts'
+import pullRoutes from './pull/routes.ts'
 import { ErrorReply } from './schemas/common.ts'
+import trackerPlugin from './tracker/plugin.ts'
+import trackerRoutes from './tracker/routes.ts'
 import verifierPlugin from './verifier/plugin.ts'
 import verifierRoutes from './verifier/routes.ts'
 import walletPlugin from './wallet/plugin.ts'
@@ -93,10 +98,15 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   })
   await app.register(walletPlugin, { publicUrl: config.publicUrl })
   await app.register(verifierPlugin, { publicUrl: config.publicUrl, ttlSeconds: config.receiptTtlSeconds, now: opts.now })
+  await app.register(pullPlugin, { publicUrl: config.publicUrl, signingKey: config.pullSigningKey, rates: config.pullRates, webhookBackoffMs: config.pullWebhookBackoffMs, now: opts.now })
+  await app.register(trackerPlugin, { publicUrl: config.publicUrl, open: config.trackerOpen, intervalMs: config.trackerIntervalSeconds * 1000 })
+  await app.register(seederPlugin, { publicUrl: config.publicUrl, seeds: config.seeds, pointer: config.seedPointer, webrtc: config.seedWebrtc })
   await app.register(sealedPlugin, { sealSecret: config.sealSecret, grantTtlSeconds: config.sealGrantTtlSeconds, now: opts.now })
   await app.register(walletRoutes)
   await app.register(verifierRoutes)
   await app.register(sealedRoutes)
+  await app.register(trackerRoutes)
+  await app.register(pullRoutes)
 
   app.get('/health', {
     schema: {

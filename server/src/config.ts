@@ -1,6 +1,9 @@
 // Every setting of the companion server, in one table: the README's settings table is generated
 // from it (`npm run settings-table`) and a test checks that the two agree.
 import path from 'node:path'
+import type { SeedEntry } from './seeder/plugin.ts'
+import { parseSeedSettings } from './seeder/settings.ts'
+import { parseRates, type ExchangeRate } from './pull/rates.ts'
 
 export type SettingKind = 'string' | 'port' | 'integer' | 'amount' | 'list' | 'boolean'
 
@@ -33,6 +36,16 @@ export const SETTINGS = [
   { env: 'TRICKLE_ILP_RATE_LIMIT', kind: 'integer', default: '0', description: 'Packets per minute the embedded connector accepts from all BTP clients together; 0 disables the limit.' },
   { env: 'TRICKLE_CORS_ORIGIN', kind: 'string', default: '*', description: 'Value of Access-Control-Allow-Origin on public routes (SPSP, credit, verify) so pages on another origin can pay and credit.' },
   { env: 'TRICKLE_DEMO_ACCOUNT', kind: 'string', default: 'demo', description: 'Wallet account (and proxy pointer) created at start for newcomers; empty for none.' },
+  { env: 'TRICKLE_PULL_TOKEN', kind: 'string', default: '', description: 'Bearer token that may create, update and cancel pull agreements (`/pull`), e.g. for a wallet front end; the admin token always may.' },
+  { env: 'TRICKLE_PULL_SIGNING_KEY', kind: 'string', default: '', description: 'Base64 key (32 bytes or more) that signs offline pull pointers (JWS, HS256). Generated and kept when unset; set it to sign tokens elsewhere. Changing it refuses tokens not yet used.' },
+  { env: 'TRICKLE_PULL_RATES', kind: 'list', default: '', description: 'Exchange rates for pull agreements in another asset than the network\'s, as `FROM:TO=rate` (e.g. `EUR:USD=1.08,XRP:USD=0.5`; each also works in reverse). Exact decimals; same code with another scale needs none.' },
+  { env: 'TRICKLE_PULL_WEBHOOK_BACKOFF', kind: 'list', default: '1000,10000,60000,600000,3600000', description: 'Milliseconds to wait before each retry of a failed pull webhook; one attempt plus one per entry, then it is given up.' },
+  { env: 'TRICKLE_TRACKER_OPEN', kind: 'boolean', default: 'true', description: 'Whether the tracker (`/announce`) also serves infohashes nobody registered (free torrents), as a public tracker does; paid torrents are always registered (`POST /torrents`).' },
+  { env: 'TRICKLE_TRACKER_INTERVAL', kind: 'integer', default: '150', description: 'Seconds between the announces the tracker asks of HTTP clients; WebSocket (WebRTC) clients are asked every fifth of it, which is also how soon a failed WebRTC connection is tried again.' },
+  { env: 'TRICKLE_SEED', kind: 'list', default: '', description: 'Files or folders (the files directly inside) the companion seeds over TCP and WebRTC, comma-separated, relative to the working directory; `FILE=PRICE` gives one its own price, `=free` makes it free.' },
+  { env: 'TRICKLE_SEED_PRICE', kind: 'string', default: '', description: 'Price of each `TRICKLE_SEED` file without its own, as `AMOUNT CODE/SCALE` (`100 USD/2` is 1.00 USD), or `free`.' },
+  { env: 'TRICKLE_SEED_POINTER', kind: 'string', default: '', description: 'Payment pointer that seeded files are paid to (a proxy pointer is registered for it). Default: the demo account\'s proxy pointer.' },
+  { env: 'TRICKLE_SEED_WEBRTC', kind: 'boolean', default: 'true', description: 'Seed to browsers over WebRTC (node-datachannel) as well as over TCP.' },
   { env: 'TRICKLE_SEAL_SECRET', kind: 'string', default: '', description: 'Base64 secret (32 bytes or more) from which the keys of sealed exclusive sections derive; the sealing step (`trickle-seal`) needs the same. Generated and kept when unset.' },
   { env: 'TRICKLE_SEAL_GRANT_TTL', kind: 'integer', default: '1800', description: 'Seconds after buying a sealed section during which the same balance gets its key again without paying (reloads, other tabs).' },
   { env: 'LOG_LEVEL', kind: 'string', default: 'info', description: 'Log level (fatal, error, warn, info, debug, trace).' },
@@ -61,6 +74,15 @@ export interface Config {
   rateLimitPerMinute: number
   corsOrigin: string
   demoAccount?: string
+  pullToken?: string
+  pullSigningKey?: Buffer
+  pullRates: ExchangeRate[]
+  pullWebhookBackoffMs: number[]
+  trackerOpen: boolean
+  trackerIntervalSeconds: number
+  seeds: SeedEntry[]
+  seedPointer?: string
+  seedWebrtc: boolean
   sealSecret?: Buffer
   sealGrantTtlSeconds: number
   logLevel: string
@@ -130,6 +152,22 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
   if (demoAccount !== '' && !ACCOUNT_NAME.test(demoAccount)) {
     throw new ConfigError('TRICKLE_DEMO_ACCOUNT', 'use 1-64 letters, digits, "-" or "_"')
   }
+  let pullSigningKey: Buffer | undefined
+  if (read(env, 'TRICKLE_PULL_SIGNING_KEY') !== '') {
+    pullSigningKey = Buffer.from(read(env, 'TRICKLE_PULL_SIGNING_KEY'), 'base64')
+    if (pullSigningKey.length < 32) throw new ConfigError('TRICKLE_PULL_SIGNING_KEY', 'must be at least 32 bytes, base64-encoded')
+  }
+  let pullRates: ExchangeRate[]
+  try { pullRates = parseRates(read(env, 'TRICKLE_PULL_RATES')) } catch (err) { throw new ConfigError('TRICKLE_PULL_RATES', (err as Error).message) }
+  const backoff = read(env, 'TRICKLE_PULL_WEBHOOK_BACKOFF').split(',').map((s) => s.trim()).filter(Boolean)
+  if (backoff.some((ms) => !/^\d{1,9}$/.test(ms)) || backoff.length > 20) throw new ConfigError('TRICKLE_PULL_WEBHOOK_BACKOFF', 'expected up to 20 comma-separated whole numbers of milliseconds')
+  const flag = (name: SettingName) => {
+    const v = read(env, name).toLowerCase()
+    if (!/^(true|false|1|0|yes|no)$/.test(v)) throw new ConfigError(name, `expected true or false, got "${v}"`)
+    return /^(true|1|yes)$/.test(v)
+  }
+  const seeds = parseSeedSettings(read(env, 'TRICKLE_SEED'), read(env, 'TRICKLE_SEED_PRICE'), cwd)
+  if (!Array.isArray(seeds)) throw new ConfigError(seeds.setting, seeds.problem)
   const optional = (name: SettingName) => read(env, name) || undefined
   let sealSecret: Buffer | undefined
   if (read(env, 'TRICKLE_SEAL_SECRET') !== '') {
@@ -157,6 +195,15 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
     rateLimitPerMinute: integer(env, 'TRICKLE_ILP_RATE_LIMIT', 0, 1e9),
     corsOrigin: read(env, 'TRICKLE_CORS_ORIGIN'),
     demoAccount: demoAccount || undefined,
+    pullToken: optional('TRICKLE_PULL_TOKEN'),
+    pullSigningKey,
+    pullRates,
+    pullWebhookBackoffMs: backoff.map(Number),
+    trackerOpen: flag('TRICKLE_TRACKER_OPEN'),
+    trackerIntervalSeconds: integer(env, 'TRICKLE_TRACKER_INTERVAL', 5, 24 * 3600),
+    seeds,
+    seedPointer: optional('TRICKLE_SEED_POINTER'),
+    seedWebrtc: flag('TRICKLE_SEED_WEBRTC'),
     sealSecret,
     sealGrantTtlSeconds: integer(env, 'TRICKLE_SEAL_GRANT_TTL', 0, 30 * 24 * 3600),
     logLevel: read(env, 'LOG_LEVEL'),

@@ -1,0 +1,232 @@
+// Seeding from Node: one WebTorrent client that serves the companion's files over TCP (Node and
+// desktop clients, through the HTTP tracker) and WebRTC (browsers, through the WebSocket tracker;
+// node-datachannel via webrtc-polyfill). Plain factory; expected failures are values.
+//
+// Only the companion's own tracker hears of these torrents: no DHT, no local discovery, no PEX, no
+// UPnP/NAT-PMP, no web seeds (research/anchors.md §1.7.6: any of them would hand out peers without
+// payment), and no STUN server either (simple-peer's default asks Google's: nothing leaves unasked).
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import path from 'node:path'
+import bencode from 'bencode'
+import type { FastifyBaseLogger } from 'fastify'
+import type WebTorrent from 'webtorrent'
+import type { Torrent } from 'webtorrent'
+import { parseTorrent, TorrentError, type ParsedTorrent } from '../torrent/license.ts'
+import { installEndOfCandidatesFix } from './webrtc-fix.ts'
+
+export const SeederError = {
+  InvalidTorrent: 'invalid_torrent',
+  NotAbsolute: 'path_not_absolute',
+  NotAFile: 'not_a_file',
+  NameMismatch: 'name_mismatch',
+  LengthMismatch: 'length_mismatch',
+  ContentMismatch: 'content_mismatch',
+  MultiFile: 'multi_file',
+  ClientFailed: 'client_failed'
+} as const
+export type SeederError = typeof SeederError[keyof typeof SeederError]
+
+export interface SeederFailure {
+  error: SeederError
+  message: string
+}
+
+export interface SeedView {
+  infoHash: string
+  name: string
+  /** the file seeded */
+  file: string
+  peers: number
+  uploaded: number
+}
+
+export interface SeedRequest {
+  torrent: Uint8Array
+  /** absolute path of the file; its base name must be the torrent's name */
+  file: string
+  /** announce param that lets the creator's seeder into a paid swarm (tracker/service.ts) */
+  seederToken?: string
+  /** the caller hashed this very file into this torrent a moment ago: skip the check */
+  verified?: boolean
+}
+
+export interface SeederService {
+  /** Why `file` cannot be seeded as `torrent` (name, length, every piece hash), or undefined. */
+  checkFile (file: string, torrent: Uint8Array): Promise<SeederFailure | undefined>
+  seed (request: SeedRequest): Promise<SeedView | SeederFailure>
+  stop (infoHash: string): Promise<boolean>
+  list (): SeedView[]
+  /** TCP port peers connect to (0 until the client started) */
+  port (): number
+  close (): Promise<void>
+}
+
+export interface SeederDeps {
+  log: FastifyBaseLogger
+  /** Trackers to announce to besides the torrent's own: the companion's http(s) announce URL, for TCP peers. */
+  announce: string[]
+  /** WebRTC peers (browsers) through the WebSocket tracker; false: TCP only. */
+  webrtc: boolean
+  /** TCP port for peer connections; 0 picks a free one. */
+  torrentPort?: number
+}
+
+const fail = (error: SeederError, message: string): SeederFailure => ({ error, message })
+export const isSeederFailure = (v: unknown): v is SeederFailure => typeof v === 'object' && v !== null && 'error' in v && 'message' in v
+
+/** The options every Trickle WebTorrent client uses in Node: our tracker is the only source of peers. */
+export function privateClientOptions (webrtc: boolean, torrentPort = 0) {
+  return {
+    dht: false,
+    lsd: false,
+    utPex: false,
+    natUpnp: false,
+    natPmp: false,
+    webSeeds: false,
+    // uTP adds nothing on a local network and another socket to reason about.
+    utp: false,
+    torrentPort,
+    tracker: webrtc ? { rtcConfig: { iceServers: [] } } : { wrtc: false }
+  } as const
+}
+
+/** Compares every piece of `file` with the torrent's SHA-1 hashes, streaming. */
+async function samePieces (file: string, parsed: ParsedTorrent, torrent: Uint8Array): Promise<boolean> {
+  const info = (bencode.decode(torrent) as { info: { pieces: Uint8Array } }).info
+  const expected = info.pieces
+  let index = 0
+  let hash = createHash('sha1')
+  let filled = 0
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let offset = 0
+    while (offset < chunk.length) {
+      const n = Math.min(parsed.pieceLength - filled, chunk.length - offset)
+      hash.update(chunk.subarray(offset, offset + n))
+      filled += n
+      offset += n
+      if (filled === parsed.pieceLength) {
+        if (!hash.digest().equals(expected.subarray(index * 20, index * 20 + 20))) return false
+        index++
+        hash = createHash('sha1')
+        filled = 0
+      }
+    }
+  }
+  if (filled > 0) {
+    if (!hash.digest().equals(expected.subarray(index * 20, index * 20 + 20))) return false
+    index++
+  }
+  return index === parsed.pieceCount
+}
+
+export function createSeeder (deps: SeederDeps): SeederService {
+  const log = deps.log.child({ service: 'seeder' })
+  let client: WebTorrent | undefined
+  let starting: Promise<WebTorrent> | undefined
+  const seeds = new Map<string, { torrent: Torrent, file: string }>()
+
+  /** The WebTorrent client starts with the first seed, so a companion with nothing to seed opens no port. */
+  function getClient (): Promise<WebTorrent> {
+    if (client) return Promise.resolve(client)
+    starting ??= (async () => {
+      if (deps.webrtc) await installEndOfCandidatesFix()
+      const { default: WebTorrentClient } = await import('webtorrent')
+      const c = new WebTorrentClient(privateClientOptions(deps.webrtc, deps.torrentPort))
+      c.on('error', (err: Error) => log.error({ err: err.message }, 'WebTorrent client error'))
+      await new Promise<void>((resolve) => { if (c.listening) resolve(); else c.once('listening', () => resolve()) })
+      client = c
+      log.info({ tcpPort: c.address()?.port, webrtc: deps.webrtc }, 'seeder started')
+      return c
+    })()
+    return starting
+  }
+
+  async function checkFile (file: string, torrent: Uint8Array): Promise<SeederFailure | undefined> {
+    let parsed: ParsedTorrent
+    try {
+      parsed = await parseTorrent(torrent)
+    } catch (err) {
+      if (err instanceof TorrentError) return fail(SeederError.InvalidTorrent, err.message)
+      throw err
+    }
+    if (parsed.files.length !== 1) return fail(SeederError.MultiFile, 'only single-file torrents can be seeded from a path')
+    if (!path.isAbsolute(file)) return fail(SeederError.NotAbsolute, `the path must be absolute, got "${file}"`)
+    const info = await stat(file).catch(() => undefined)
+    if (!info?.isFile()) return fail(SeederError.NotAFile, `${file} is not a readable file on the companion's machine`)
+    // WebTorrent reads <folder>/<info.name>; another name would make it download instead of seed.
+    if (path.basename(file) !== parsed.name) return fail(SeederError.NameMismatch, `the file is named "${path.basename(file)}", the torrent "${parsed.name}"`)
+    if (info.size !== parsed.length) return fail(SeederError.LengthMismatch, `the file has ${info.size} bytes, the torrent ${parsed.length}`)
+    if (!(await samePieces(file, parsed, torrent))) return fail(SeederError.ContentMismatch, `${file} changed since the torrent was made: its pieces do not match`)
+    return undefined
+  }
+
+  const view = (infoHash: string, s: { torrent: Torrent, file: string }): SeedView => ({
+    infoHash, name: s.torrent.name, file: s.file, peers: s.torrent.numPeers, uploaded: s.torrent.uploaded
+  })
+
+  return {
+    checkFile,
+
+    async seed (req) {
+      const problem = req.verified ? undefined : await checkFile(req.file, req.torrent)
+      if (problem) return problem
+      const parsed = await parseTorrent(req.torrent)
+      const existing = seeds.get(parsed.infoHash)
+      if (existing) return view(parsed.infoHash, existing)
+      const c = await getClient()
+      const token = req.seederToken
+      // Pieces were checked above, so WebTorrent need not hash the file again (and, seeing every piece,
+      // never tries to download into the creator's file).
+      const torrent = c.add(req.torrent, {
+        path: path.dirname(req.file),
+        announce: deps.announce,
+        skipVerify: true,
+        ...(token ? { getAnnounceOpts: () => ({ seeder_token: token }) } : {})
+      })
+      try {
+        await new Promise<void>((resolve, reject) => {
+          if (torrent.ready) return resolve()
+          torrent.once('ready', () => resolve())
+          torrent.once('error', (err: Error | string) => reject(typeof err === 'string' ? new Error(err) : err))
+        })
+      } catch (err) {
+        log.error({ infoHash: parsed.infoHash, err: (err as Error).message }, 'could not seed')
+        return fail(SeederError.ClientFailed, `WebTorrent could not seed ${req.file}: ${(err as Error).message}`)
+      }
+      torrent.on('warning', (err: Error) => log.debug({ infoHash: parsed.infoHash, err: err.message }, 'seeding warning'))
+      torrent.on('error', (err: Error) => log.error({ infoHash: parsed.infoHash, err: err.message }, 'seeding stopped'))
+      torrent.on('wire', (wire: { remoteAddress?: string, type?: string }) => log.debug({ infoHash: parsed.infoHash, peer: wire.remoteAddress, type: wire.type }, 'peer connected'))
+      const entry = { torrent, file: req.file }
+      seeds.set(parsed.infoHash, entry)
+      log.info({ infoHash: parsed.infoHash, name: parsed.name, file: req.file, done: torrent.done }, 'seeding')
+      return view(parsed.infoHash, entry)
+    },
+
+    async stop (infoHash) {
+      const entry = seeds.get(infoHash)
+      if (!entry || !client) return false
+      seeds.delete(infoHash)
+      // destroyStore false: the creator's file stays where it is.
+      await new Promise<void>((resolve) => { void client!.remove(entry.torrent, { destroyStore: false }, () => resolve()).catch(() => resolve()) })
+      log.info({ infoHash }, 'stopped seeding')
+      return true
+    },
+
+    list () {
+      return [...seeds.entries()].map(([infoHash, s]) => view(infoHash, s))
+    },
+
+    port () {
+      return client?.address()?.port ?? 0
+    },
+
+    async close () {
+      const c = client ?? (starting ? await starting.catch(() => undefined) : undefined)
+      client = undefined
+      seeds.clear()
+      if (c) await new Promise<void>((resolve) => { c.destroy(() => resolve()) })
+    }
+  }
+}

@@ -1,0 +1,191 @@
+// The tracker on the companion's port: BitTorrent HTTP announce and scrape, the WebTorrent WebSocket
+// tracker on the same /announce URL, and the creator's torrent registrations.
+import websocket from '@fastify/websocket'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
+import { Type } from 'typebox'
+import { sendError } from '../http-errors.ts'
+import { Amount, bearer, errorRef } from '../schemas/common.ts'
+import { isSeederFailure } from '../seeder/service.ts'
+import { formatPrice, TorrentError, torrentFromBase64 } from '../torrent/license.ts'
+import { isTrackerFailure, TrackerError, trackerErrorMessage, trackerErrorStatus, type TrackerFailure } from './errors.ts'
+import type { Registered } from './service.ts'
+
+const fail = (reply: FastifyReply, f: TrackerFailure) =>
+  sendError(reply, trackerErrorStatus[f.error], f.error, f.detail ? `${trackerErrorMessage[f.error]}: ${f.detail}` : trackerErrorMessage[f.error])
+
+const InfoHash = Type.String({ pattern: '^[0-9a-f]{40}$', description: 'SHA-1 of the bencoded info dictionary, lowercase hex' })
+const License = Type.Object({
+  paymentPointer: Type.String({ description: 'Proxy pointer readers pay' }),
+  verifier: Type.String({ description: 'Verifier base URL: credit receipts at {verifier}/balances/{id}:creditReceipt' }),
+  amount: Amount,
+  assetCode: Type.String(),
+  assetScale: Type.Integer({ minimum: 0, maximum: 255 })
+}, { description: 'The license inside the info dictionary (the infohash commits to it)' })
+const torrentFields = {
+  infoHash: InfoHash,
+  name: Type.String(),
+  length: Type.Integer({ description: 'Bytes' }),
+  private: Type.Boolean(),
+  magnet: Type.String({ description: 'xt, dn, xl, tr, and for paid torrents pp, vr, pa (amount), pc (asset code), ps (asset scale)' }),
+  announce: Type.Array(Type.String(), { description: 'Tracker URLs in the .torrent' }),
+  license: Type.Optional(License),
+  price: Type.Optional(Type.String({ description: 'The price in words, e.g. "1.00 USD"', examples: ['1.00 USD'] })),
+  spendAmount: Type.Optional(Type.String({ pattern: '^[0-9]{1,20}$', description: 'What the tracker spends from a balance, in receipt units (the receiving wallet\'s asset and scale): credit at least this much' })),
+  createdAt: Type.String({ format: 'date-time' })
+}
+const TorrentView = Type.Object(torrentFields)
+const Registration = Type.Object({
+  ...torrentFields,
+  seederToken: Type.String({ description: 'Announce param `seeder_token`: lets the creator\'s own seeders into the paid swarm without paying' }),
+  seeding: Type.Boolean({ description: 'Whether the companion seeds it (with `path`)' }),
+  seedError: Type.Optional(Type.String({ description: 'Why the companion could not seed it' }))
+})
+const bencodedReply = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' as const, description: 'bencoded dictionary' } } } })
+
+const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const admin = app.requireToken('admin')
+  const tracker = app.tracker
+  const view = (r: Registered) => ({
+    infoHash: r.record.infoHash,
+    name: r.record.name,
+    length: r.record.length,
+    private: r.parsed.private,
+    magnet: tracker.magnet(r),
+    announce: r.parsed.announce,
+    ...(r.record.license ? { license: r.record.license, price: formatPrice(r.record.license) } : {}),
+    ...(r.record.spendAmount !== undefined ? { spendAmount: r.record.spendAmount.toString() } : {}),
+    createdAt: new Date(r.record.createdAt).toISOString()
+  })
+
+  // Scoped here: the WebSocket upgrade handling belongs to the tracker. Offers carry a few SDPs each.
+  await app.register(websocket, { options: { maxPayload: 256 * 1024, perMessageDeflate: false } })
+
+  app.route({
+    method: 'GET',
+    url: '/announce',
+    schema: {
+      tags: ['tracker'],
+      summary: 'BitTorrent announce (HTTP) and the WebTorrent tracker (WebSocket upgrade on the same URL)',
+      description: 'HTTP: BEP 3/23 announce; the reply is a bencoded dictionary, with `failure reason` when refused. WebSocket: the WebTorrent tracker protocol (JSON announces with WebRTC offers and answers). ' +
+        'For a paid torrent an announce needs `balance` (a balance id at this verifier holding the price; spent once per balance and torrent) or the creator\'s `seeder_token`; without it there are no peers and no offer or answer is relayed. See the README, "Paid downloads".',
+      querystring: Type.Object({
+        balance: Type.Optional(Type.String({ description: 'Balance id at this verifier that pays for the torrent (paid torrents)' })),
+        seeder_token: Type.Optional(Type.String({ description: 'The creator\'s seeder token for this infohash (POST /torrents returns it)' }))
+      }, { additionalProperties: true }),
+      response: { 200: bencodedReply('Peers, or a failure reason') }
+    },
+    handler: (req, reply) => {
+      // bittorrent-tracker parses the raw query (binary info_hash) and writes the bencoded reply itself.
+      reply.hijack()
+      reply.raw.setHeader('content-type', 'text/plain; charset=binary')
+      tracker.gate.server.onHttpRequest(req.raw, reply.raw, { action: 'announce' })
+    },
+    wsHandler: (socket, req) => {
+      // bittorrent-tracker reads the peer's address from socket.upgradeReq (removed in ws 3; its own
+      // server re-adds it the same way).
+      Object.assign(socket, { upgradeReq: req.raw })
+      tracker.gate.server.onWebSocketConnection(socket)
+    }
+  })
+
+  app.get('/scrape', {
+    schema: {
+      tags: ['tracker'],
+      summary: 'BitTorrent scrape: seeders and leechers per infohash',
+      querystring: Type.Object({}, { additionalProperties: true }),
+      response: { 200: bencodedReply('files: {infohash: {complete, incomplete, downloaded}}') }
+    }
+  }, (req, reply) => {
+    reply.hijack()
+    reply.raw.setHeader('content-type', 'text/plain; charset=binary')
+    tracker.gate.server.onHttpRequest(req.raw, reply.raw, { action: 'scrape' })
+  })
+
+  app.post('/torrents', {
+    preHandler: admin,
+    // A .torrent of a few GB is about 40 KB (1,000-2,000 SHA-1 hashes); base64 adds a third.
+    bodyLimit: 2 * 1024 * 1024,
+    schema: {
+      tags: ['tracker'],
+      summary: 'Register a torrent (paid ones: the license inside its info dictionary)',
+      description: 'The infohash is recomputed here from the info dictionary and the license is read from inside it; only registered paid torrents can be paid for and downloaded. ' +
+        'A paid torrent must be private, announce only to this tracker, name this server as verifier and a proxy pointer registered here as paymentPointer. ' +
+        'With `path` (a file on this machine, named like the torrent) the companion also seeds it, now and after restarts. Idempotent (200 when already registered).',
+      security: bearer,
+      body: Type.Object({
+        torrent: Type.String({ minLength: 4, maxLength: 2 * 1024 * 1024, description: 'The .torrent file, base64' }),
+        path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Absolute path of the file on the companion\'s machine, to seed it from' }))
+      }, { additionalProperties: false }),
+      response: { 200: Registration, 201: Registration, 400: errorRef, 401: errorRef, 413: errorRef }
+    }
+  }, async (req, reply) => {
+    let bytes: Uint8Array
+    try {
+      bytes = torrentFromBase64(req.body.torrent)
+    } catch (err) {
+      if (!(err instanceof TorrentError)) throw err
+      return fail(reply, { error: TrackerError.InvalidTorrent, detail: err.message })
+    }
+    const seedPath = req.body.path
+    if (seedPath !== undefined) {
+      // Check the file before registering, so a wrong path registers nothing.
+      const problem = await app.seeder.checkFile(seedPath, bytes)
+      if (problem && problem.error === 'invalid_torrent') return fail(reply, { error: TrackerError.InvalidTorrent, detail: problem.message })
+      if (problem) return fail(reply, { error: TrackerError.InvalidSeedPath, detail: problem.message })
+    }
+    const result = await tracker.register(bytes, seedPath !== undefined ? { seedPath } : {})
+    if (isTrackerFailure(result)) return fail(reply, result)
+    const seederToken = tracker.seederToken(result.record.infoHash)
+    let seeding = app.seeder.list().some((s) => s.infoHash === result.record.infoHash)
+    let seedError: string | undefined
+    if (seedPath !== undefined && !seeding) {
+      const seeded = await app.seeder.seed({ torrent: bytes, file: seedPath, seederToken, verified: true })
+      if (isSeederFailure(seeded)) seedError = seeded.message
+      else seeding = true
+    }
+    return reply.code(result.created ? 201 : 200).send({ ...view(result), seederToken, seeding, ...(seedError ? { seedError } : {}) })
+  })
+
+  app.get('/torrents', {
+    schema: {
+      tags: ['tracker'],
+      summary: 'Registered torrents: name, size, license, price and magnet',
+      description: 'Public: a magnet or license reveals nothing that can be downloaded without paying.',
+      response: { 200: Type.Array(TorrentView) }
+    }
+  }, async () => (await tracker.list()).map(view))
+
+  app.get('/torrents/:infoHash', {
+    schema: {
+      tags: ['tracker'],
+      summary: 'One registered torrent: what a reader pays for it, and its magnet',
+      description: 'A client checks here, before paying, that the magnet\'s price is the registered one; `spendAmount` is what its balance must hold.',
+      params: Type.Object({ infoHash: InfoHash }),
+      response: { 200: TorrentView, 400: errorRef, 404: errorRef }
+    }
+  }, async (req, reply) => {
+    const result = await tracker.get(req.params.infoHash)
+    if (isTrackerFailure(result)) return fail(reply, result)
+    return view(result)
+  })
+
+  app.delete('/torrents/:infoHash', {
+    preHandler: admin,
+    schema: {
+      tags: ['tracker'],
+      summary: 'Deregister a torrent and stop seeding it',
+      description: 'Its swarm is dropped; paid (balance, infohash) pairs are kept, so registering it again charges nobody twice.',
+      security: bearer,
+      params: Type.Object({ infoHash: InfoHash }),
+      response: { 204: Type.Null({ description: 'Removed' }), 400: errorRef, 401: errorRef, 404: errorRef }
+    }
+  }, async (req, reply) => {
+    const result = await tracker.remove(req.params.infoHash)
+    if (isTrackerFailure(result)) return fail(reply, result)
+    await app.seeder.stop(req.params.infoHash)
+    return reply.code(204).send(null)
+  })
+}
+
+export default trackerRoutes
