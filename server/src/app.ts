@@ -79,7 +79,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
 
   await app.register(cors, {
     origin: config.corsOrigin === '*' ? '*' : config.corsOrigin.split(',').map((s) => s.trim()),
-    methods: ['GET', 'POST', 'DELETE'],
+    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
     allowedHeaders: ['content-type', 'authorization', 'receipt-nonce', 'receipt-secret', 'web-monetization-id']
   })
   await app.register(openapiPlugin, { publicUrl: config.publicUrl, version: VERSION })

@@ -10,7 +10,7 @@ export default fp(async function openapiPlugin (app, opts: { publicUrl: string, 
       info: {
         title: 'Trickle companion server',
         version: opts.version,
-        description: 'Local Interledger wallet (SPSP), STREAM receipt verifier with proxy payment pointers and balances.'
+        description: 'Local Interledger wallet (SPSP), STREAM receipt verifier with proxy payment pointers and balances, sealed-section keys, a paid-torrent tracker and SPSP pull payments.'
       },
       servers: [{ url: opts.publicUrl }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'TRICKLE_ADMIN_TOKEN, or TRICKLE_SPEND_TOKEN for spend' } } },
@@ -18,6 +18,8 @@ export default fp(async function openapiPlugin (app, opts: { publicUrl: string, 
         { name: 'wallet', description: 'Creator wallet on the local Interledger network' },
         { name: 'verifier', description: 'STREAM receipt verifier (RFC 0039)' },
         { name: 'sealed', description: 'Keys of sealed exclusive sections, released after payment' },
+        { name: 'tracker', description: 'Torrent tracker that releases peers of paid torrents only after spending their price' },
+        { name: 'pull', description: 'SPSP pull payments (RFC 0036): agreements a payer authorizes and a payee pulls' },
         { name: 'server', description: 'About this server' }
       ]
     },
