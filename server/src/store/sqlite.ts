@@ -84,6 +84,40 @@ export function openSqliteStore (file: string): SqliteStore {
 
   const transaction = <T>(fn: () => T): T => inTransaction(db, fn)
 
+  // Group commit. Under load a transaction per credit or spend spends most of its time in BEGIN and
+  // COMMIT, not in the statements. So money-moving calls are queued and run together, in the order
+  // they came, in one BEGIN IMMEDIATE … COMMIT per turn of the event loop: each call still sees every
+  // earlier one's writes, the batch commits (or rolls back) as one, and no caller hears back before
+  // the commit. Alone, a call waits one setImmediate; with 30 in flight, one commit serves them all.
+  interface Queued { run: () => unknown, resolve: (value: unknown) => void, reject: (err: unknown) => void }
+  const MAX_BATCH = 256
+  let queue: Queued[] = []
+  let scheduled = false
+  const flush = () => {
+    scheduled = false
+    const ops = queue.length > MAX_BATCH ? queue.splice(0, MAX_BATCH) : queue
+    if (ops === queue) queue = []
+    if (queue.length > 0 && !scheduled) { scheduled = true; setImmediate(flush) }
+    if (ops.length === 0 || closed) return
+    let results: unknown[]
+    try {
+      results = transaction(() => ops.map((op) => op.run()))
+    } catch {
+      // One call threw and took the batch down with it (nothing was committed): run each alone, so
+      // that only the one at fault fails.
+      for (const op of ops) {
+        try { op.resolve(transaction(op.run)) } catch (err) { op.reject(err) }
+      }
+      return
+    }
+    for (let i = 0; i < ops.length; i++) ops[i]!.resolve(results[i])
+  }
+  const batched = <T>(run: () => T): Promise<T> => new Promise<T>((resolve, reject) => {
+    if (closed) return reject(new Error('the store is closed'))
+    queue.push({ run, resolve: resolve as (value: unknown) => void, reject })
+    if (!scheduled) { scheduled = true; setImmediate(flush) }
+  })
+
   const toAccount = (r: Row): WalletAccount => ({ name: String(r.name), createdAt: Number(r.created_at), received: BigInt(String(r.received)) })
   const toProxy = (r: Row): ProxyRecord => ({ id: String(r.id), paymentPointer: String(r.payment_pointer), spspEndpoint: String(r.spsp_endpoint), createdAt: Number(r.created_at) })
   const toNonce = (r: Row): NonceRecord => ({ nonce: String(r.nonce), proxyId: String(r.proxy_id), spspEndpoint: String(r.spsp_endpoint), issuedAt: Number(r.issued_at) })
@@ -114,7 +148,7 @@ export function openSqliteStore (file: string): SqliteStore {
       return (q.accountList.all() as Row[]).map(toAccount)
     },
     async addReceived (name, amount) {
-      return transaction(() => {
+      return batched(() => {
         const row = q.accountGet.get(name) as Row | undefined
         if (!row) throw new Error(`unknown wallet account ${name}`)
         const received = BigInt(String(row.received)) + amount
@@ -153,7 +187,14 @@ export function openSqliteStore (file: string): SqliteStore {
     },
 
     async creditReceipt (input: CreditReceiptInput): Promise<CreditReceiptResult> {
-      return transaction(() => {
+      return batched((): CreditReceiptResult => {
+        let nonce: NonceRecord | undefined
+        if (input.nonceIssuedAfter !== undefined) {
+          const row = q.nonceGet.get(input.nonce) as Row | undefined
+          if (!row) return { kind: 'unknown_nonce' }
+          nonce = toNonce(row)
+          if (nonce.issuedAt < input.nonceIssuedAfter) return { kind: 'expired_nonce' }
+        }
         const mark = q.markGet.get(input.nonce, input.streamId) as Row | undefined
         const previous = mark ? BigInt(String(mark.total)) : 0n
         if (input.totalReceived <= previous) return { kind: 'not_newer', previous }
@@ -165,11 +206,11 @@ export function openSqliteStore (file: string): SqliteStore {
           q.balancePut.run(input.balanceId, balance.toString(), Date.now())
         }
         q.markPut.run(input.nonce, input.streamId, input.totalReceived.toString())
-        return { kind: 'credited', amount, balance }
+        return nonce ? { kind: 'credited', amount, balance, nonce } : { kind: 'credited', amount, balance }
       })
     },
     async spend (balanceId, amount): Promise<SpendResult> {
-      return transaction(() => {
+      return batched((): SpendResult => {
         const balance = balanceOf(balanceId)
         if (balance === undefined) return { kind: 'unknown_balance' }
         if (balance < amount) return { kind: 'insufficient', balance }
@@ -182,7 +223,7 @@ export function openSqliteStore (file: string): SqliteStore {
       return balanceOf(balanceId)
     },
     async spendForGrant (input) {
-      return transaction(() => {
+      return batched(() => {
         const balance = balanceOf(input.balanceId)
         if (balance === undefined) return { kind: 'unknown_balance' as const }
         const grant = q.grantGet.get(input.balanceId, input.grantKey) as Row | undefined
@@ -197,6 +238,8 @@ export function openSqliteStore (file: string): SqliteStore {
 
     async close () {
       if (closed) return
+      // What is queued was asked before the close: it commits first.
+      while (queue.length > 0) flush()
       closed = true
       db.close()
     }

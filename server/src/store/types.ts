@@ -35,12 +35,19 @@ export interface CreditReceiptInput {
   balanceId?: string
   /** A credit that would take the balance above this is refused whole. */
   maxBalance: bigint
+  /**
+   * When set, the nonce must have been stored (putNonce) with `issuedAt` at or after this time, checked
+   * in the same atomic step: one round to the store per receipt instead of two.
+   */
+  nonceIssuedAfter?: number
 }
 
 export type CreditReceiptResult =
-  | { kind: 'credited', amount: bigint, balance: bigint }
+  | { kind: 'credited', amount: bigint, balance: bigint, /** with nonceIssuedAfter */ nonce?: NonceRecord }
   | { kind: 'not_newer', previous: bigint }
   | { kind: 'balance_overflow', balance: bigint }
+  | { kind: 'unknown_nonce' }
+  | { kind: 'expired_nonce' }
 
 export type SpendResult =
   | { kind: 'spent', balance: bigint }

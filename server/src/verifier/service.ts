@@ -1,13 +1,14 @@
 // The STREAM receipt verifier (RFC 0039), with the API of @coil/receipt-verifier v1.0.5 (balances,
 // credit, spend) and its later POST /verify, plus proxy payment pointers as ILP Torrent's fork had them.
 // Plain factory over explicit deps; expected failures are returned as VerifierError values.
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import {
-  decodeReceipt, NONCE_LENGTH, ReceiptError, receiptFromBase64, receiptSecret, U64_MAX, verifyReceipt
+  decodeReceipt, NONCE_LENGTH, ReceiptError, receiptFromBase64, receiptSecret, U64_MAX
 } from '../receipts/codec.ts'
 import type { ProxyRecord, Store } from '../store/types.ts'
 import { VerifierError } from './errors.ts'
+import { hmacKey, hmacSha256 } from './hmac.ts'
 
 export const I64_MAX = (1n << 63n) - 1n
 export const BALANCE_ID = /^[A-Za-z0-9._~-]{1,128}$/
@@ -87,14 +88,22 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
     createdAt: new Date(p.createdAt).toISOString()
   })
 
-  /** Checks a receipt from an HTTP body: encoding, length, version, HMAC, nonce origin and age. */
-  async function checkReceipt (body: unknown) {
+  // secret = HMAC(receiptKey, nonce) (receipts/codec.ts receiptSecret), with the key's pads made once.
+  const receiptKey = hmacKey(deps.receiptKey)
+
+  /**
+   * Checks a receipt from an HTTP body: encoding, length, version, HMAC. Whether this verifier issued
+   * its nonce, and when, is checked by the store in the same step as the credit (nonceIssuedAfter).
+   */
+  function checkReceipt (body: unknown) {
     if (typeof body !== 'string' || body.trim() === '') return VerifierError.MissingReceipt
-    let buf: Buffer
+    let receipt: ReturnType<typeof decodeReceipt>
     try {
-      buf = receiptFromBase64(body)
-      const { nonce } = decodeReceipt(buf)
-      verifyReceipt(buf, receiptSecret(deps.receiptKey, nonce))
+      const buf = receiptFromBase64(body)
+      receipt = decodeReceipt(buf)
+      // As codec.ts verifyReceipt: the HMAC of the first 26 bytes, compared in constant time.
+      const expected = hmacSha256(hmacSha256(receiptKey, receipt.nonce), buf.subarray(0, 26))
+      if (!timingSafeEqual(expected, receipt.hmac)) return VerifierError.ReceiptBadHmac
     } catch (err) {
       if (!(err instanceof ReceiptError)) throw err
       return ({
@@ -104,14 +113,30 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
         bad_hmac: VerifierError.ReceiptBadHmac
       } as const)[err.problem]
     }
-    const receipt = decodeReceipt(buf)
-    const nonce = receipt.nonce.toString('base64')
-    // The HMAC alone proves the seed made this secret; the stored nonce proves this verifier handed it
-    // out, and when.
-    const record = await deps.store.getNonce(nonce)
-    if (!record) return VerifierError.UnknownNonce
-    if (now() - record.issuedAt > deps.ttlMs) return VerifierError.ExpiredNonce
-    return { receipt, nonce, record }
+    return { receipt, nonce: receipt.nonce.toString('base64') }
+  }
+
+  /**
+   * Moves the receipt's high-water mark and credits the difference (to `balanceId`, if any). The HMAC
+   * alone proves the seed made the secret; the stored nonce proves this verifier handed it out, and
+   * when: a nonce older than the TTL is refused.
+   */
+  async function credit (checked: Exclude<ReturnType<typeof checkReceipt>, VerifierError>, balanceId?: string) {
+    const result = await deps.store.creditReceipt({
+      nonce: checked.nonce,
+      streamId: checked.receipt.streamId,
+      totalReceived: checked.receipt.totalReceived,
+      ...(balanceId === undefined ? {} : { balanceId }),
+      maxBalance: I64_MAX,
+      nonceIssuedAfter: now() - deps.ttlMs
+    })
+    switch (result.kind) {
+      case 'unknown_nonce': return VerifierError.UnknownNonce
+      case 'expired_nonce': return VerifierError.ExpiredNonce
+      case 'not_newer': return VerifierError.ReceiptNotNewer
+      case 'balance_overflow': return VerifierError.BalanceOverflow
+      default: return result
+    }
   }
 
   function parseAmount (amount: unknown): bigint | VerifierError {
@@ -184,32 +209,20 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
 
     async creditReceipt (balanceId, body) {
       if (!BALANCE_ID.test(balanceId)) return VerifierError.InvalidBalanceId
-      const checked = await checkReceipt(body)
+      const checked = checkReceipt(body)
       if (typeof checked === 'string') return checked
-      const result = await deps.store.creditReceipt({
-        nonce: checked.nonce,
-        streamId: checked.receipt.streamId,
-        totalReceived: checked.receipt.totalReceived,
-        balanceId,
-        maxBalance: I64_MAX
-      })
-      if (result.kind === 'not_newer') return VerifierError.ReceiptNotNewer
-      if (result.kind === 'balance_overflow') return VerifierError.BalanceOverflow
+      const result = await credit(checked, balanceId)
+      if (typeof result === 'string') return result
       log.debug({ balance: balanceId, amount: result.amount.toString(), total: result.balance.toString() }, 'receipt credited')
       return { balance: result.balance, amount: result.amount }
     },
 
     async verify (body) {
-      const checked = await checkReceipt(body)
+      const checked = checkReceipt(body)
       if (typeof checked === 'string') return checked
-      const result = await deps.store.creditReceipt({
-        nonce: checked.nonce,
-        streamId: checked.receipt.streamId,
-        totalReceived: checked.receipt.totalReceived,
-        maxBalance: I64_MAX
-      })
-      if (result.kind !== 'credited') return VerifierError.ReceiptNotNewer
-      return { amount: result.amount, spspEndpoint: checked.record.spspEndpoint }
+      const result = await credit(checked)
+      if (typeof result === 'string') return result
+      return { amount: result.amount, spspEndpoint: result.nonce!.spspEndpoint }
     },
 
     async spend (balanceId, amount) {

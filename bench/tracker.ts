@@ -1,0 +1,193 @@
+// 2. Tracker: HTTP announces per second from many distinct peers — Trickle with a free torrent, Trickle
+// with a paid torrent whose peers have all paid, and a plain bittorrent-tracker — and the memory each
+// idle WebSocket (WebTorrent) peer costs the tracker process, with thousands connected.
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { encodeReceipt, receiptKeyFromSeed, receiptSecret } from '../server/src/receipts/codec.ts'
+import { openSqliteStore } from '../server/src/store/sqlite.ts'
+import { createTorrent, torrentToBase64 } from '../server/src/torrent/license.ts'
+import type { Ctx } from './lib/context.ts'
+import { runLoad, type LoadResult } from './lib/http-load.ts'
+import { settledRss, start, type Proc } from './lib/proc.ts'
+import { row, type Row } from './lib/report.ts'
+import { demoPointers, repoRoot, startCompanion, type Companion } from './lib/trickle.ts'
+import { freePort, round, sleep } from './lib/util.ts'
+
+/** Distinct peers per swarm: bittorrent-tracker keeps 1000 per swarm (an LRU), so all of them stay in it. */
+const PEERS = 1000
+const CONNECTIONS = 32
+
+const pct = (bytes: Buffer) => Array.from(bytes, (b) => `%${b.toString(16).padStart(2, '0')}`).join('')
+const peerId = (i: number) => Buffer.from(`-BN0001-${String(i).padStart(12, '0')}`)
+
+/** The query of peer i's announce; `event` only on its first. */
+function announcePath (infoHash: string, i: number, extra: string, event?: string): string {
+  return `/announce?info_hash=${pct(Buffer.from(infoHash, 'hex'))}&peer_id=${pct(peerId(i))}&port=${10_000 + i}` +
+    `&uploaded=0&downloaded=0&left=1000&numwant=50&compact=1${event ? `&event=${event}` : ''}${extra}`
+}
+
+export interface Swarm { label: string, url: string, proc: Proc, infoHash: string, extra: (i: number) => string }
+
+/** Every peer announces once (started), then the measured run: peers in turn, regular announces. */
+export async function loadSwarm (ctx: Ctx, s: Swarm): Promise<LoadResult & { failures: number, cpuPerAnnounceUs: number }> {
+  let failures = 0
+  let k = 0
+  const warm = await runLoad({ url: s.url, connections: 8, durationS: 30, maxRequests: PEERS, next: () => { const i = k++ % PEERS; return { path: announcePath(s.infoHash, i, s.extra(i), 'started') } } })
+  if (warm.ok < PEERS) throw new Error(`${s.label}: only ${warm.ok} of ${PEERS} peers could join`)
+  // A refused announce is a 200 with a bencoded failure reason: check that every peer got in.
+  const probe = await fetch(`${s.url}${announcePath(s.infoHash, 7, s.extra(7))}`)
+  const body = Buffer.from(await probe.arrayBuffer()).toString('latin1')
+  if (body.includes('failure reason')) throw new Error(`${s.label}: ${body}`)
+  const peers = /5:peers(\d+):/.exec(body)
+  if (!peers || Number(peers[1]) < 6 * 49) failures++
+  await ctx.checkLoad(s.label)
+  const cpu = s.proc.cpuSeconds()
+  let n = 0
+  const result = await runLoad({
+    url: s.url,
+    connections: CONNECTIONS,
+    durationS: ctx.durationS,
+    maxRequests: 1_000_000,
+    next: () => { const i = n++ % PEERS; return { path: announcePath(s.infoHash, i, s.extra(i)) } }
+  })
+  const cpuPerAnnounceUs = round((s.proc.cpuSeconds() - cpu) / result.ok * 1e6, 1)
+  ctx.say(`  ${s.label}: ${Math.round(result.rps)} announces/s (p50 ${result.p50ms} ms, p99 ${result.p99ms} ms, ${result.non2xx} non-2xx, ${result.errors} errors)`)
+  return { ...result, failures, cpuPerAnnounceUs }
+}
+
+async function register (c: Companion, torrent: Uint8Array): Promise<string> {
+  const res = await fetch(`${c.url}/torrents`, {
+    method: 'POST',
+    headers: { ...c.auth('admin'), 'content-type': 'application/json' },
+    body: JSON.stringify({ torrent: torrentToBase64(torrent) })
+  })
+  const body = await res.json() as { infoHash: string, message?: string }
+  if (res.status !== 201) throw new Error(`POST /torrents: ${res.status} ${body.message}`)
+  return body.infoHash
+}
+
+/** Credits `count` balances b0… with one receipt each (nonces issued through Trickle's store). */
+async function fundBalances (c: Companion, count: number, amount: bigint): Promise<void> {
+  const demo = await demoPointers(c)
+  const key = receiptKeyFromSeed(c.seed)
+  const nonces = Array.from({ length: count }, () => randomBytes(16))
+  const store = openSqliteStore(c.database)
+  store.db.exec('BEGIN IMMEDIATE')
+  for (const n of nonces) await store.putNonce({ nonce: n.toString('base64'), proxyId: demo.proxyId, spspEndpoint: demo.walletPointer, issuedAt: Date.now() })
+  store.db.exec('COMMIT')
+  await store.close()
+  let i = 0
+  const r = await runLoad({
+    url: c.url, method: 'POST', headers: { 'content-type': 'text/plain' }, connections: 8, durationS: 60, maxRequests: count,
+    next: () => { const k = i++; const nonce = nonces[Math.min(k, count - 1)]!; return { path: `/balances/b${k}:creditReceipt`, body: encodeReceipt({ nonce, streamId: 1, totalReceived: amount, secret: receiptSecret(key, nonce) }).toString('base64') } }
+  })
+  if (r.ok !== count) throw new Error(`only ${r.ok} of ${count} balances could be funded (${JSON.stringify(r.statusCodes)})`)
+}
+
+async function announceRates (ctx: Ctx) {
+  const c = await startCompanion('tracker-trickle')
+  let free, paid
+  try {
+    const demo = await demoPointers(c)
+    const data = randomBytes(64 * 1024)
+    const ws = `${c.url.replace(/^http/, 'ws')}/announce`
+    const freeHash = await register(c, (await createTorrent({ name: 'free.bin', data, announce: ws })).torrent)
+    const paidHash = await register(c, (await createTorrent({
+      name: 'paid.bin', data, announce: ws,
+      license: { paymentPointer: demo.proxyPointer, verifier: c.url, amount: '1000', assetCode: 'USD', assetScale: 9 }
+    })).torrent)
+    await fundBalances(c, PEERS, 1_000_000n)
+    free = await loadSwarm(ctx, { label: 'Trickle, free torrent', url: c.url, proc: c.proc, infoHash: freeHash, extra: () => '' })
+    // Each peer's first announce (the warm-up) spends the price from its own balance; the measured
+    // announces are those of peers that have paid.
+    paid = await loadSwarm(ctx, { label: 'Trickle, paid torrent', url: c.url, proc: c.proc, infoHash: paidHash, extra: (i) => `&balance=b${i}` })
+    const left = await (await fetch(`${c.url}/balances/b7`)).text()
+    if (left !== String(1_000_000 - 1000)) throw new Error(`balance b7 holds ${left}: the price was not spent exactly once`)
+  } finally {
+    await c.proc.stop()
+  }
+  const port = await freePort()
+  const bt = start({ name: 'bittorrent-tracker', script: path.join(repoRoot, 'bench/procs/bt-tracker.ts'), args: [String(port)] })
+  let plain
+  try {
+    await bt.waitForJson('ready', 30_000)
+    plain = await loadSwarm(ctx, { label: 'bittorrent-tracker', url: `http://127.0.0.1:${port}`, proc: bt, infoHash: 'f'.repeat(40), extra: () => '' })
+  } finally {
+    await bt.stop()
+  }
+  return { free, paid, plain }
+}
+
+/**
+ * RSS growth of the tracker process per idle WebSocket peer: `count` peers over 10 swarms, opened in
+ * two halves from two processes, RSS read (settled) before, between and after. The figure is the slope
+ * of a least-squares line through the three readings, which a garbage collection that happens to land
+ * before one reading moves less than a single difference.
+ */
+async function wsMemory (ctx: Ctx, label: string, proc: Proc, wsUrl: string, count: number) {
+  const peersScript = path.join(repoRoot, 'bench/procs/ws-peers.ts')
+  // Warm the tracker's code paths first, so that what is measured is per peer and not first use.
+  const warm = start({ name: 'ws-peers-warm', script: peersScript, args: [wsUrl, '200', '10', '30000'] })
+  await warm.waitForJson('ready', 40_000)
+  await warm.stop()
+  await sleep(2000)
+  const points: Array<[number, number]> = [[0, await settledRss(proc, 3000, 7)]]
+  const half = Math.floor(count / 2)
+  const groups: Proc[] = []
+  let failed = 0
+  try {
+    for (const n of [half, count - half]) {
+      const peers = start({ name: 'ws-peers', script: peersScript, args: [wsUrl, String(n), '10', '120000'] })
+      groups.push(peers)
+      const r = await peers.waitForJson<{ answered: number, failed: number }>('ready', 130_000)
+      failed += r.failed
+      points.push([points.at(-1)![0] + r.answered, await settledRss(proc, 3000, 7)])
+    }
+  } finally {
+    for (const g of groups) await g.stop()
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const mx = mean(points.map((p) => p[0]))
+  const my = mean(points.map((p) => p[1]))
+  const slopeKiB = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / points.reduce((a, [x]) => a + (x - mx) ** 2, 0)
+  const peers = points.at(-1)![0]
+  const bytesPerPeer = slopeKiB * 1024
+  ctx.say(`  ${label}: ${peers} idle WebSocket peers (${failed} failed): RSS ${points.map((p) => Math.round(p[1] / 1024)).join(' → ')} MiB, ${Math.round(bytesPerPeer)} B per peer`)
+  return { peers, failed, rssKiB: points, bytesPerPeer }
+}
+
+async function memory (ctx: Ctx) {
+  const count = ctx.quick ? 2000 : 5000
+  await ctx.checkLoad('tracker memory')
+  const c = await startCompanion('tracker-ws-trickle')
+  let trickle
+  try {
+    trickle = await wsMemory(ctx, 'Trickle', c.proc, `${c.url.replace(/^http/, 'ws')}/announce`, count)
+  } finally {
+    await c.proc.stop()
+  }
+  const port = await freePort()
+  const bt = start({ name: 'bittorrent-tracker-ws', script: path.join(repoRoot, 'bench/procs/bt-tracker.ts'), args: [String(port)] })
+  let plain
+  try {
+    await bt.waitForJson('ready', 30_000)
+    plain = await wsMemory(ctx, 'bittorrent-tracker', bt, `ws://127.0.0.1:${port}`, count)
+  } finally {
+    await bt.stop()
+  }
+  return { trickle, plain }
+}
+
+export async function benchTracker (ctx: Ctx): Promise<{ rows: Row[], details: Record<string, unknown> }> {
+  const rates = await announceRates(ctx)
+  const mem = await memory(ctx)
+  const bt = 'bittorrent-tracker 11.2.3'
+  const rows = [
+    row({ id: 'tracker.announces.free', metric: 'tracker: HTTP announces/s, free torrent', unit: '/s', trickle: rates.free.rps, anchor: rates.plain.rps, anchorName: bt, goal: { on: 'ratio', op: '>=', target: 3, text: '≥ 3x' } }),
+    row({ id: 'tracker.announces.paid', metric: 'tracker: HTTP announces/s, paid torrent (peers paid)', unit: '/s', trickle: rates.paid.rps, anchor: rates.plain.rps, anchorName: bt }),
+    row({ id: 'tracker.paid-vs-free', metric: 'tracker: paid swarm vs free swarm', unit: '/s', trickle: rates.paid.rps, anchor: rates.free.rps, anchorName: 'Trickle, free torrent', goal: { on: 'ratio', op: '>=', target: 0.9, text: '≥ 0.90x' } }),
+    row({ id: 'tracker.announce.p99', metric: 'tracker: announce latency p99, free torrent', unit: 'ms', trickle: rates.free.p99ms, anchor: rates.plain.p99ms, anchorName: bt }),
+    row({ id: 'tracker.ws.bytes-per-peer', metric: `tracker: memory per idle WebSocket peer (${mem.trickle.peers} peers)`, unit: 'B', trickle: mem.trickle.bytesPerPeer, anchor: mem.plain.bytesPerPeer, anchorName: bt, goal: { on: 'value', op: '<=', target: 4096, text: '≤ 4 KB' } })
+  ]
+  return { rows, details: { peersPerSwarm: PEERS, connections: CONNECTIONS, announce: rates, wsMemory: mem } }
+}
