@@ -73,7 +73,7 @@ function main () {
     if (!button || !status) continue
     const say = (text: string) => { status.textContent = text }
     let magnet: Magnet
-    try { magnet = parseMagnet(block.dataset.magnet ?? '') } catch { button.disabled = true; say(t.failed); continue }
+    try { magnet = parseMagnet(block.dataset.magnet ?? '') } catch (err) { button.disabled = true; say(fill(t.failed, { reason: (err as Error).message })); continue }
     // Readable size and price in the reader's locale (the build wrote a fallback).
     if (size?.dataset.bytes) size.textContent = bytes(Number(size.dataset.bytes), config.locale)
     if (price && magnet.amount !== undefined && magnet.code && magnet.scale !== undefined) price.textContent = formatAmount(magnet.amount, magnet.code, magnet.scale, config.locale)
@@ -82,7 +82,7 @@ function main () {
       say(t.connecting)
       client ??= import(config.webtorrent).then((m: { default: new (opts: object) => WebTorrentClient }) => new m.default({ dht: false, lsd: false, utPex: false, webSeeds: false }))
       const wt = await client
-      wt.on('error', () => say(t.failed))
+      wt.on('error', (err) => say(fill(t.failed, { reason: err.message })))
       // The tracker reads `balance` (webtorrent's getAnnounceOpts carries it): it spends the price once
       // for this balance and torrent, and only then answers with peers.
       const torrent = wt.add(block.dataset.magnet!, { announce: magnet.trackers, getAnnounceOpts: () => ({ balance }) })
@@ -153,7 +153,10 @@ function main () {
       const previous = link?.getAttribute('href') ?? null
       if (!link) { link = document.createElement('link'); link.rel = 'monetization'; document.head.append(link) }
       link.setAttribute('href', magnet.pointer)
-      say(t.paying)
+      // Amounts in the status are the magnet's (what the reader was shown); nothing paid yet.
+      const priceText = magnet.amount !== undefined && magnet.code && magnet.scale !== undefined
+        ? formatAmount(magnet.amount, magnet.code, magnet.scale, config.locale) : ''
+      say(fill(t.paying, { paid: priceText ? formatAmount(0n, magnet.code!, magnet.scale!, config.locale) : '0', price: priceText }))
       const noAgent = setTimeout(() => say(t.needAgent), 10_000)
       const credited = new Set<string>()
       let started = false
