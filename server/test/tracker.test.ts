@@ -85,8 +85,8 @@ test('an unmodified bittorrent-tracker Client gets no peers for a paid torrent u
   assert.equal(await balanceOf(url, 'reader-1'), '500000000', 'spent once per balance and infohash')
 
   // The unpaid leecher never entered the swarm: the paid one sees the seeder and the other paid peer only.
-  const swarm = app.tracker.gate.server.torrents[created.infoHash]!
-  assert.equal(swarm.peers.keys.length, 3, 'seeder, and the two paid leechers')
+  const swarm = app.tracker.protocol.stats(created.infoHash)!
+  assert.equal(swarm.http, 3, 'seeder, and the two paid leechers')
 })
 
 test('WebSocket tracker: offers of unpaid peers never reach the seeder, answers flow only between paid peers and seeders', async (t) => {
@@ -204,7 +204,7 @@ test('registration: only the creator registers, malformed or foreign licenses ar
   assert.equal((await fetch(`${url}/torrents/${created.infoHash}`, { method: 'DELETE', headers: adminAuth })).status, 204)
   a = await announceHttp(url, created.infoHash, { seeder_token: r.body.seederToken, left: 0 })
   assert.match(a.failure!, /\(not_registered\)$/)
-  assert.equal(app.tracker.gate.server.torrents[created.infoHash], undefined)
+  assert.equal(app.tracker.protocol.stats(created.infoHash), undefined)
 })
 
 test('free torrents work as on any tracker; a closed tracker serves only registered ones', async (t) => {

@@ -19,6 +19,7 @@ export default fp(async function trackerPlugin (app, opts: TrackerPluginOptions)
   const tracker = await createTrackerService({
     store: openSqliteTrackerStore(app.sqlite),
     verifier: app.verifier,
+    grants: app.store,
     // The companion's own wallet receives in the network's asset; for outside receivers we cannot know.
     async receiverAsset (spspEndpoint) {
       if (!spspEndpoint.startsWith(walletPrefix)) return undefined
@@ -32,5 +33,5 @@ export default fp(async function trackerPlugin (app, opts: TrackerPluginOptions)
     intervalMs: opts.intervalMs
   })
   app.decorate('tracker', tracker)
-  app.addHook('onClose', async () => { await new Promise<void>((resolve) => { tracker.gate.server.close(() => resolve()) }) })
+  app.addHook('onClose', async () => { tracker.close() })
 }, { name: 'tracker', fastify: '5.x', dependencies: ['store', 'secrets', 'verifier', 'wallet'] })

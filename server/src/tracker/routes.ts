@@ -1,8 +1,8 @@
 // The tracker on the companion's port: BitTorrent HTTP announce and scrape, the WebTorrent WebSocket
 // tracker on the same /announce URL, and the creator's torrent registrations.
-import websocket from '@fastify/websocket'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
+import type { ServerResponse } from 'node:http'
 import { Type } from 'typebox'
 import { sendError } from '../http-errors.ts'
 import { Amount, bearer, errorRef } from '../schemas/common.ts'
@@ -43,6 +43,12 @@ const Registration = Type.Object({
 })
 const bencodedReply = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' as const, description: 'bencoded dictionary' } } } })
 
+function sendBencoded (res: ServerResponse, body: Buffer) {
+  if (res.destroyed) return
+  res.writeHead(200, { 'content-type': 'text/plain; charset=binary', 'content-length': body.length })
+  res.end(body)
+}
+
 const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const admin = app.requireToken('admin')
   const tracker = app.tracker
@@ -58,8 +64,15 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     createdAt: new Date(r.record.createdAt).toISOString()
   })
 
-  // Scoped here: the WebSocket upgrade handling belongs to the tracker. Offers carry a few SDPs each.
-  await app.register(websocket, { options: { maxPayload: 256 * 1024, perMessageDeflate: false } })
+  // The WebTorrent tracker: WebSocket upgrades of /announce, on the companion's own HTTP server. The
+  // tracker is the only WebSocket endpoint of this server; other paths are refused there.
+  app.server.on('upgrade', (req, socket, head: Buffer) => {
+    const ip = (socket as { remoteAddress?: string }).remoteAddress?.replace(/^::ffff:/, '') ?? ''
+    tracker.protocol.upgrade(req, socket, head, ip)
+  })
+  // Before the HTTP server closes: it waits for every open connection, and upgraded ones never end
+  // by themselves.
+  app.addHook('preClose', async () => { tracker.close() })
 
   app.route({
     method: 'GET',
@@ -71,21 +84,26 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'For a paid torrent an announce needs `balance` (a balance id at this verifier holding the price; spent once per balance and torrent) or the creator\'s `seeder_token`; without it there are no peers and no offer or answer is relayed. See the README, "Paid downloads".',
       querystring: Type.Object({
         balance: Type.Optional(Type.String({ description: 'Balance id at this verifier that pays for the torrent (paid torrents)' })),
-        seeder_token: Type.Optional(Type.String({ description: 'The creator\'s seeder token for this infohash (POST /torrents returns it)' }))
+        seeder_token: Type.Optional(Type.String({ description: 'The creator\'s seeder token for this infohash (POST /torrents returns it)' })),
+        info_hash: Type.String({ description: '20 bytes, percent-encoded' }),
+        peer_id: Type.String({ description: '20 bytes, percent-encoded' }),
+        port: Type.Integer({ minimum: 1, maximum: 65535 }),
+        left: Type.Optional(Type.Integer({ minimum: 0, description: 'Bytes still missing; 0 for a seeder' })),
+        event: Type.Optional(Type.Union([Type.Literal('started'), Type.Literal('stopped'), Type.Literal('completed'), Type.Literal('update'), Type.Literal('paused'), Type.Literal('empty')])),
+        numwant: Type.Optional(Type.Integer({ minimum: 0, maximum: 82, default: 50 })),
+        compact: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)], { description: '1: peers as 6-byte strings (BEP 23), IPv6 ones in peers6 (BEP 7)' }))
       }, { additionalProperties: true }),
       response: { 200: bencodedReply('Peers, or a failure reason') }
     },
+    // The schema documents the parameters; the handler reads them from the raw URL itself, once,
+    // because info_hash and peer_id are bytes, not text (a UTF-8 decoded copy would lose them), and a
+    // BitTorrent client wants a bencoded `failure reason`, not a JSON 400.
+    validatorCompiler: () => () => true,
     handler: (req, reply) => {
-      // bittorrent-tracker parses the raw query (binary info_hash) and writes the bencoded reply itself.
       reply.hijack()
-      reply.raw.setHeader('content-type', 'text/plain; charset=binary')
-      tracker.gate.server.onHttpRequest(req.raw, reply.raw, { action: 'announce' })
-    },
-    wsHandler: (socket, req) => {
-      // bittorrent-tracker reads the peer's address from socket.upgradeReq (removed in ws 3; its own
-      // server re-adds it the same way).
-      Object.assign(socket, { upgradeReq: req.raw })
-      tracker.gate.server.onWebSocketConnection(socket)
+      const body = tracker.protocol.announce(req.raw.url ?? '', req.ip.replace(/^::ffff:/, ''))
+      if (body instanceof Promise) void body.then((b) => { sendBencoded(reply.raw, b) })
+      else sendBencoded(reply.raw, body)
     }
   })
 
@@ -98,8 +116,7 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, (req, reply) => {
     reply.hijack()
-    reply.raw.setHeader('content-type', 'text/plain; charset=binary')
-    tracker.gate.server.onHttpRequest(req.raw, reply.raw, { action: 'scrape' })
+    sendBencoded(reply.raw, tracker.protocol.scrape(req.raw.url ?? ''))
   })
 
   app.post('/torrents', {

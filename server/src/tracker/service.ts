@@ -11,9 +11,9 @@ import { createHmac, timingSafeEqual, createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { convertScale, formatPrice, parseTorrent, TorrentError, type License, type ParsedTorrent } from '../torrent/license.ts'
 import { magnetOf } from '../torrent/magnet.ts'
-import { isVerifierError } from '../verifier/errors.ts'
+import type { Store } from '../store/types.ts'
 import { BALANCE_ID, type VerifierService } from '../verifier/service.ts'
-import { createGatedTracker, type Authorization, type Credentials, type GatedTracker } from './bittorrent.ts'
+import { createTrackerProtocol, type Authorization, type Credentials, type TrackerProtocol } from './protocol.ts'
 import { AnnounceRefusal, TrackerError, type TrackerFailure } from './errors.ts'
 import type { RegisteredTorrent, TrackerStore } from './store.ts'
 
@@ -24,7 +24,9 @@ export interface Asset {
 
 export interface TrackerDeps {
   store: TrackerStore
-  verifier: Pick<VerifierService, 'spend' | 'getProxy'>
+  verifier: Pick<VerifierService, 'getProxy'>
+  /** Spends once per (balance, grant key), atomically: the tracker's grant key is the infohash. */
+  grants: Pick<Store, 'spendForGrant'>
   /** The asset the wallet behind an SPSP endpoint receives in, when this companion knows it (its own wallet). */
   receiverAsset (spspEndpoint: string): Promise<Asset | undefined>
   publicUrl: string
@@ -45,7 +47,8 @@ export interface Registered {
 export interface TrackerService {
   /** This tracker's announce URLs: ws(s) for WebTorrent (WebRTC) clients, http(s) for TCP clients. */
   readonly announceUrls: { ws: string, http: string }
-  readonly gate: GatedTracker
+  /** The wire protocols (HTTP announce and scrape, the WebSocket tracker) behind the gate. */
+  readonly protocol: TrackerProtocol
   /** Registers a .torrent: the infohash is recomputed here and the license read from inside it. */
   register (torrent: Uint8Array, opts?: { seedPath?: string }): Promise<{ created: boolean } & Registered | TrackerFailure>
   get (infoHash: string): Promise<Registered | TrackerFailure>
@@ -53,8 +56,13 @@ export interface TrackerService {
   remove (infoHash: string): Promise<true | TrackerFailure>
   /** What a creator's seeder announces with (param `seeder_token`) to join a paid swarm without paying. */
   seederToken (infoHash: string): string
-  /** The gate: may an announce with these credentials reach this infohash's swarm? */
-  authorize (infoHash: string, credentials: Credentials): Promise<Authorization>
+  /**
+   * The gate: may an announce with these credentials reach this infohash's swarm? Answers at once
+   * from memory (free torrents, seeders, pairs already paid); a promise only for a first paid announce.
+   */
+  authorize (infoHash: string, credentials: Credentials): Authorization | Promise<Authorization>
+  /** Stops the protocol's timers and closes WebSocket connections. */
+  close (): void
   magnet (r: Registered): string
 }
 
@@ -81,7 +89,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
   const paid = new Set<string>()
   const spending = new Map<string, Promise<Authorization>>()
 
-  const gate = createGatedTracker({ authorize, log, intervalMs: deps.intervalMs })
+  const protocol = createTrackerProtocol({ authorize, log, intervalMs: deps.intervalMs ?? 150_000, now })
 
   function seederToken (infoHash: string): string {
     return createHmac('sha256', seederKey).update(infoHash).digest('base64url')
@@ -142,7 +150,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
     if (created) {
       // A swarm that formed while the infohash was unregistered (an open tracker serves anything) may
       // hold peers that never paid: start over.
-      gate.reset(parsed.infoHash)
+      protocol.reset(parsed.infoHash)
       log.info({ infoHash: parsed.infoHash, name: parsed.name, price: parsed.license ? formatPrice(parsed.license) : 'free', spendAmount: spendAmount?.toString() }, 'torrent registered')
     }
     return { created, ...registered }
@@ -154,41 +162,46 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       `Payment required: "${r.record.name}" costs ${formatPrice(l)}. Pay ${l.paymentPointer}, credit the receipts to a balance id of your choice at ${l.verifier}/balances/{id}:creditReceipt, then announce with balance={id}.`)
   }
 
-  /** Spends the price from a balance once for this infohash; concurrent announces share one spend. */
+  /**
+   * Spends the price from a balance once for this infohash. The store does it in one atomic step
+   * (a grant per balance and infohash, like a sealed section's), so two announces at once, two
+   * companions on one database, or a crash between spending and remembering never charge twice.
+   * Concurrent announces in this process also share one call.
+   */
   function spendOnce (r: Registered, balanceId: string): Promise<Authorization> {
     const key = `${balanceId}\n${r.record.infoHash}`
     let pending = spending.get(key)
     if (pending) return pending
     pending = (async (): Promise<Authorization> => {
       const infoHash = r.record.infoHash
+      // Pairs paid before grants kept them (tracker_payments only).
       if (await deps.store.getPayment(balanceId, infoHash)) {
         paid.add(key)
         return { ok: true, role: 'paid' }
       }
       const amount = r.record.spendAmount!
-      const result = await deps.verifier.spend(balanceId, amount.toString())
-      if (isVerifierError(result)) {
-        const price = formatPrice(r.record.license!)
-        if (result === 'unknown_balance') {
-          return refuse(AnnounceRefusal.UnknownBalance, `No balance "${balanceId}" at the verifier yet: credit your payment receipts to it before announcing (the price is ${price}).`)
-        }
-        if (result === 'insufficient_balance') {
-          return refuse(AnnounceRefusal.InsufficientBalance, `Balance "${balanceId}" holds less than the price of "${r.record.name}" (${price}, ${amount} in receipt units): pay the rest and credit the receipts.`)
-        }
-        return refuse(AnnounceRefusal.InvalidBalanceId, `The balance id "${balanceId}" is not valid: use 1-128 characters of A-Z a-z 0-9 . _ ~ -.`)
+      const t = now()
+      const result = await deps.grants.spendForGrant({ balanceId, grantKey: `torrent:${infoHash}`, amount, now: t, expiresAt: Number.MAX_SAFE_INTEGER })
+      const price = formatPrice(r.record.license!)
+      if (result.kind === 'unknown_balance') {
+        return refuse(AnnounceRefusal.UnknownBalance, `No balance "${balanceId}" at the verifier yet: credit your payment receipts to it before announcing (the price is ${price}).`)
       }
-      // Recorded only after the spend succeeded. A crash between the two would charge this reader
-      // again on the next announce; the window is one synchronous SQLite statement wide.
-      await deps.store.recordPayment({ balanceId, infoHash, amount, paidAt: now() })
+      if (result.kind === 'insufficient') {
+        return refuse(AnnounceRefusal.InsufficientBalance, `Balance "${balanceId}" holds less than the price of "${r.record.name}" (${price}, ${amount} in receipt units): pay the rest and credit the receipts.`)
+      }
       paid.add(key)
-      log.info({ infoHash, balance: balanceId, amount: amount.toString(), left: result.balance.toString() }, 'download paid')
+      if (result.charged > 0n) {
+        // The download history (GET-able per pair); the grant above is what prevents a second charge.
+        await deps.store.recordPayment({ balanceId, infoHash, amount: result.charged, paidAt: t })
+        log.info({ infoHash, balance: balanceId, amount: result.charged.toString(), left: result.balance.toString() }, 'download paid')
+      }
       return { ok: true, role: 'paid' }
     })().finally(() => { spending.delete(key) })
     spending.set(key, pending)
     return pending
   }
 
-  async function authorize (infoHash: string, credentials: Credentials): Promise<Authorization> {
+  function authorize (infoHash: string, credentials: Credentials): Authorization | Promise<Authorization> {
     const r = torrents.get(infoHash)
     const balance = typeof credentials.balance === 'string' && credentials.balance !== '' ? credentials.balance : undefined
     const token = typeof credentials.seederToken === 'string' && credentials.seederToken !== '' ? credentials.seederToken : undefined
@@ -213,7 +226,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
 
   return {
     announceUrls,
-    gate,
+    protocol,
     register,
     async get (infoHash) {
       return torrents.get(infoHash) ?? { error: TrackerError.UnknownTorrent }
@@ -226,12 +239,13 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       await deps.store.deleteTorrent(infoHash)
       torrents.delete(infoHash)
       // Its swarm held paid leechers and seeders; without a registration it must not live on as free.
-      gate.reset(infoHash)
+      protocol.reset(infoHash)
       log.info({ infoHash }, 'torrent deregistered')
       return true
     },
     seederToken,
     authorize,
-    magnet: (r) => magnetOf(r.parsed)
+    magnet: (r) => magnetOf(r.parsed),
+    close: () => { protocol.close() }
   }
 }
