@@ -1,8 +1,8 @@
 // Measures the prototypes behind the tracker recommendations (not part of `npm run bench`):
 //   1. fast-tracker.ts against plain bittorrent-tracker, same HTTP announce load as bench/tracker.ts;
 //   2. memory per idle connection: bare TCP socket, WebSocket by hand on net, hand-written upgrade on
-//      node:http, the `ws` library (ws-floor-server.ts).
-// Usage: node_modules/.bin/node bench/prototypes/run.ts [announce|memory]
+//      node:http, the `ws` library, and the product's tracker protocol on node:http (ws-floor-server.ts).
+// Usage: node_modules/.bin/node bench/prototypes/run.ts [announce|memory] [modes, e.g. raw,trickle]
 import path from 'node:path'
 import type { Ctx } from '../lib/context.ts'
 import { settledRss, start, stopAll } from '../lib/proc.ts'
@@ -34,7 +34,8 @@ try {
   }
 
   const count = 5000
-  for (const mode of only === 'announce' ? [] : ['net', 'net-ws', 'raw', 'ws']) {
+  // A third argument picks the memory modes, e.g. `memory raw,trickle`.
+  for (const mode of only === 'announce' ? [] : process.argv[3]?.split(',') ?? ['net', 'net-ws', 'raw', 'ws', 'trickle']) {
     const port = await freePort()
     const server = start({ name: `ws-floor-${mode}`, script: script('ws-floor-server.ts'), args: [mode, String(port)] })
     try {

@@ -4,12 +4,15 @@
 //        @fastify/websocket use), without any tracker state;
 //   raw  node:http's upgrade event, a hand-written handshake and frame, the request dropped;
 //   net-ws  WebSocket by hand on a bare net.Server (handshake and frames parsed here, no node:http):
-//        what a tracker transport would need to reach issue 8's 4 KB per idle peer.
+//        what a tracker transport would need to reach issue 8's 4 KB per idle peer;
+//   trickle  the product's tracker protocol (server/src/tracker/protocol.ts and its WebSocket
+//        transport) on a plain node:http server, swarms included, without the rest of the companion.
 // Usage: ws-floor-server.ts MODE PORT (prints {"ready":true}).
 import { createHash } from 'node:crypto'
 import http from 'node:http'
 import { createServer } from 'node:net'
 import { WebSocketServer } from 'ws'
+import { createTrackerProtocol } from '../../server/src/tracker/protocol.ts'
 
 const [mode, portText] = process.argv.slice(2)
 const port = Number(portText)
@@ -47,6 +50,12 @@ if (mode === 'net') {
     })
     socket.on('error', () => {})
   }).listen(port, '127.0.0.1', ready)
+} else if (mode === 'trickle') {
+  const silent = { info () {}, error () {}, warn () {}, debug () {}, trace () {}, fatal () {}, child () { return silent }, level: 'silent', silent () {} }
+  const protocol = createTrackerProtocol({ authorize: () => ({ ok: true, role: 'free' }), log: silent as never, intervalMs: 150_000 })
+  const srv = http.createServer()
+  srv.on('upgrade', (req, socket, head: Buffer) => { protocol.upgrade(req, socket, head, socket.remoteAddress ?? '') })
+  srv.listen(port, '127.0.0.1', ready)
 } else {
   const srv = http.createServer()
   srv.on('upgrade', (req, socket) => {

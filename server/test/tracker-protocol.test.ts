@@ -220,8 +220,9 @@ const frame = (opcode: number, payload: Buffer, opts: { fin?: boolean, masked?: 
   return Buffer.concat([Buffer.from([(opts.fin === false ? 0 : 0x80) | opcode]), len, opts.masked === false ? Buffer.alloc(0) : mask, body])
 }
 
-test('WebSocket transport: handshake (RFC 6455 example key), fragments, ping, close; malformed frames close with the right code', async (t) => {
-  const { port } = await host(t, undefined, { maxMessageBytes: 1024 })
+test('WebSocket transport: handshake (RFC 6455 example key), fragments, ping, close; malformed frames close with the right code', { timeout: 20_000 }, async (t) => {
+  const hosted = await host(t, undefined, { maxMessageBytes: 1024 })
+  const { port } = hosted
   const { socket, read, closed } = await rawSocket(port)
   let got = await read((b) => b.includes('\r\n\r\n'))
   assert.match(got.toString(), /^HTTP\/1\.1 101 /)
@@ -258,6 +259,19 @@ test('WebSocket transport: handshake (RFC 6455 example key), fragments, ping, cl
     assert.equal(out.readUInt16BE(from + 2), code, name)
     await raw.closed
   }
+
+  // A client that goes away without a close frame (a killed process: only a FIN) leaves at once.
+  const { protocol } = hosted
+  const gone = await rawSocket(port)
+  await gone.read((b) => b.includes('\r\n\r\n'))
+  gone.socket.write(frame(0x1, Buffer.from(JSON.stringify({ action: 'announce', info_hash: binary(IH), peer_id: binary(peerHex(7)), left: 1, offers: [] }))))
+  await gone.read((b) => b.includes('"interval"'))
+  assert.equal(protocol.stats(IH)!.ws, 1)
+  gone.socket.end()
+  await gone.closed
+  for (let i = 0; i < 50 && protocol.stats(IH) !== undefined && protocol.stats(IH)!.ws > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.equal(protocol.stats(IH)!.ws, 0, 'the half-closed connection was closed and its peer left')
+  assert.equal(protocol.connections, 0)
 
   const wrongPath = await rawSocket(port, '/elsewhere')
   assert.match((await wrongPath.read((b) => b.length > 0)).toString(), /^HTTP\/1\.1 404 /)

@@ -224,6 +224,12 @@ export function createWebSocketServer<C extends Connection> (opts: WebSocketOpti
     opts.close(conn)
   }
 
+  function onEnd (this: Tagged<C>) {
+    // node:http sockets are half-open capable: a client that went away only says 'end'. Finish ours,
+    // so that 'close' follows (and the peer leaves its swarms).
+    this.end()
+  }
+
   function onError (this: Tagged<C>) {
     // ECONNRESET and friends: 'close' follows and cleans up.
     this.destroy()
@@ -262,6 +268,7 @@ export function createWebSocketServer<C extends Connection> (opts: WebSocketOpti
       sock[kConn] = conn
       connections.add(conn)
       sock.on('data', onData)
+      sock.on('end', onEnd)
       sock.on('close', onClose)
       sock.on('error', onError)
       if (head.length > 0) onData.call(sock, head)
