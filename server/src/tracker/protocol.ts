@@ -257,7 +257,10 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
   // connections fail more and an answer is only good for a while.
   const wsInterval = Math.ceil(opts.intervalMs / 1000 / 5)
   // A peer that missed two announces is gone (bittorrent-tracker: 20 minutes, twice its interval).
-  const peerTtlMs = 2 * opts.intervalMs + 60_000
+  const peerTtl = Math.ceil((2 * opts.intervalMs + 60_000) / 1000)
+  // Whole seconds since the tracker started: small integers, stored inline in every peer.
+  const epoch = now()
+  const clock = () => Math.floor((now() - epoch) / 1000)
 
   const swarmFor = (infoHash: string) => {
     let swarm = swarms.get(infoHash)
@@ -285,7 +288,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     const swarm = swarmFor(a.infoHash)
     const key = `${isIPv6(ip) ? `[${ip}]` : ip}:${a.port}`
     let peer = swarm.http.get(key)
-    const t = now()
+    const t = clock()
     let numwant = a.numwant
     if (a.event === 'stopped') {
       if (peer) swarm.remove(swarm.http, peer)
@@ -367,17 +370,16 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
   const wss = createWebSocketServer<TrackerConnection>({
     maxPayload: opts.maxMessageBytes ?? 256 * 1024,
     open: (base) => Object.assign(base, { peers: null }),
+    clock,
     message: onMessage,
     close (conn) {
       if (!conn.peers) return
       for (const peer of conn.peers.splice(0)) {
-        const swarm = swarms.get((peer as WsPeer).infoHash)
-        if (swarm) swarm.remove(swarm.ws, peer)
+        peer.swarm!.remove(peer.swarm!.ws, peer)
       }
     }
   })
 
-  type WsPeer = Peer & { infoHash: string }
   type Json = Record<string, unknown>
 
   const sendJson = (conn: TrackerConnection, value: Json) => { wss.send(conn, JSON.stringify(value)) }
@@ -427,7 +429,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
 
   function wsAnnounce (conn: TrackerConnection, m: Json, infoHash: string, peerId: string, event: string) {
     const swarm = swarmFor(infoHash)
-    let peer = swarm.ws.get(peerId) as WsPeer | undefined
+    let peer = swarm.ws.get(peerId)
     if (peer && peer.conn !== conn) {
       // The same peer id on a new connection: the client reconnected (the old one is dead or dying).
       dropPeer(swarm, swarm.ws, peer)
@@ -440,12 +442,12 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       peer = undefined
     } else if (!peer) {
       if (swarm.ws.size >= maxPeers) evictOldest(swarm, swarm.ws)
-      peer = { key: peerId, peerId, ip: conn.ip, port: conn.port, complete, seen: now(), index: 0, conn, infoHash }
+      peer = { key: peerId, peerId, ip: conn.ip, port: conn.port, complete, seen: clock(), index: 0, conn, swarm }
       swarm.add(swarm.ws, peer)
       ;(conn.peers ??= []).push(peer)
     } else {
       swarm.setComplete(peer, peer.complete || complete)
-      swarm.ws.touch(peer, now())
+      swarm.ws.touch(peer, clock())
     }
     if (event === 'completed') swarm.downloaded++
 
@@ -477,8 +479,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
   }
 
   function sweep () {
-    const t = now()
-    const expired = t - peerTtlMs
+    const expired = clock() - peerTtl
     for (const [infoHash, swarm] of swarms) {
       for (let p = swarm.http.oldest(); p && p.seen < expired; p = swarm.http.oldest()) swarm.remove(swarm.http, p)
       if (swarm.size === 0) swarms.delete(infoHash)

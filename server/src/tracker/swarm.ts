@@ -13,6 +13,7 @@ export interface Peer {
   readonly ip: string
   readonly port: number
   complete: boolean
+  /** The tracker's clock (whole seconds) at the last announce. */
   seen: number
   /** Position in its list (for O(1) removal). */
   index: number
@@ -20,6 +21,8 @@ export interface Peer {
   readonly compact?: Buffer
   /** WebSocket: the connection the peer announced on, which offers and answers go to. */
   readonly conn?: object
+  /** WebSocket: the swarm it is in (a connection leaves all of its swarms when it closes). */
+  readonly swarm?: Swarm
 }
 
 export class PeerList {
