@@ -1,41 +1,20 @@
-// Measures the prototypes behind the tracker recommendations (not part of `npm run bench`):
-//   1. fast-tracker.ts against plain bittorrent-tracker, same HTTP announce load as bench/tracker.ts;
-//   2. memory per idle connection: bare TCP socket, WebSocket by hand on net, hand-written upgrade on
-//      node:http, the `ws` library, and the product's tracker protocol on node:http (ws-floor-server.ts).
-// Usage: node_modules/.bin/node bench/prototypes/run.ts [announce|memory] [modes, e.g. raw,trickle]
+// Memory floors behind the tracker's WebSocket design (not part of `npm run bench`): memory per idle
+// connection for a bare TCP socket, a WebSocket by hand on net, a hand-written upgrade on node:http,
+// the `ws` library, and the product's tracker protocol on node:http (ws-floor-server.ts).
+// (The announce-path prototype that lived here is now the product: server/src/tracker/protocol.ts.)
+// Usage: node_modules/.bin/node bench/prototypes/run.ts [modes, e.g. raw,trickle]
 import path from 'node:path'
-import type { Ctx } from '../lib/context.ts'
 import { settledRss, start, stopAll } from '../lib/proc.ts'
 import { repoRoot } from '../lib/trickle.ts'
-import { cleanupTemps, freePort, sleep, waitForQuiet } from '../lib/util.ts'
-import { loadSwarm } from '../tracker.ts'
+import { cleanupTemps, freePort, sleep } from '../lib/util.ts'
 
 const say = (s: string) => { process.stdout.write(`${s}\n`) }
-const ctx: Ctx = { say, quick: false, durationS: 10, checkLoad: () => waitForQuiet(0.25, 2.5, 300, say) }
 const script = (name: string) => path.join(repoRoot, 'bench/prototypes', name)
 
 try {
-  const paidHash = 'e'.repeat(40)
-  const only = process.argv[2] // 'announce' or 'memory': one half only
-  for (const [label, file, args] of only === 'memory' ? [] : [
-    ['bittorrent-tracker 11.2.3', path.join(repoRoot, 'bench/procs/bt-tracker.ts'), []],
-    ['prototype, free torrent', script('fast-tracker.ts'), []],
-    ['prototype, paid torrent', script('fast-tracker.ts'), [paidHash]]
-  ] as const) {
-    const port = await freePort()
-    const p = start({ name: label, script: file, args: [String(port), ...args] })
-    try {
-      await p.waitForJson('ready', 30_000)
-      const paid = label.includes('paid')
-      await loadSwarm(ctx, { label, url: `http://127.0.0.1:${port}`, proc: p, infoHash: paid ? paidHash : 'f'.repeat(40), extra: (i) => paid ? `&balance=b${i}` : '' })
-    } finally {
-      await p.stop()
-    }
-  }
-
   const count = 5000
-  // A third argument picks the memory modes, e.g. `memory raw,trickle`.
-  for (const mode of only === 'announce' ? [] : process.argv[3]?.split(',') ?? ['net', 'net-ws', 'raw', 'ws', 'trickle']) {
+  // An argument picks the modes, e.g. `raw,trickle`.
+  for (const mode of process.argv[2]?.split(',') ?? ['net', 'net-ws', 'raw', 'ws', 'trickle']) {
     const port = await freePort()
     const server = start({ name: `ws-floor-${mode}`, script: script('ws-floor-server.ts'), args: [mode, String(port)] })
     try {

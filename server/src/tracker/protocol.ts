@@ -286,7 +286,8 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
 
   function httpReply (a: HttpAnnounce, ip: string): Buffer {
     const swarm = swarmFor(a.infoHash)
-    const key = `${isIPv6(ip) ? `[${ip}]` : ip}:${a.port}`
+    // The address comes from the socket: a colon means IPv6 (node:net's isIPv6 runs a long regex).
+    const key = `${ip.includes(':') ? `[${ip}]` : ip}:${a.port}`
     let peer = swarm.http.get(key)
     const t = clock()
     let numwant = a.numwant
