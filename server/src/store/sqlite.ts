@@ -9,6 +9,13 @@ import type {
   CreditReceiptInput, CreditReceiptResult, NonceRecord, ProxyRecord, SpendResult, Store, WalletAccount
 } from './types.ts'
 
+// Receipt high-water marks are keyed by the nonce's issue order (`nonces.seq`), not by the nonce
+// itself: nonces are random, so marks keyed by them land on a random page of the table each, and a
+// group commit of N credits wrote N pages (most of the verifier's time went into writing and
+// checkpointing them). Receipts come for recently issued nonces, whose marks sit together at the end of
+// the table: a commit now writes a page or two. `seq` is AUTOINCREMENT so a purged nonce's number is
+// never handed out again. `receipt_marks` keeps the marks of nonces this store never issued (only
+// callers that skip the nonce check can credit those).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS accounts (
@@ -18,9 +25,13 @@ CREATE TABLE IF NOT EXISTS proxies (
   id TEXT PRIMARY KEY, payment_pointer TEXT NOT NULL, spsp_endpoint TEXT NOT NULL, created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS nonces (
-  nonce TEXT PRIMARY KEY, proxy_id TEXT NOT NULL, spsp_endpoint TEXT NOT NULL, issued_at INTEGER NOT NULL
-) WITHOUT ROWID;
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, nonce TEXT NOT NULL UNIQUE, proxy_id TEXT NOT NULL, spsp_endpoint TEXT NOT NULL,
+  issued_at INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS nonces_issued_at ON nonces (issued_at);
+CREATE TABLE IF NOT EXISTS nonce_marks (
+  seq INTEGER NOT NULL, stream_id INTEGER NOT NULL, total TEXT NOT NULL, PRIMARY KEY (seq, stream_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS receipt_marks (
   nonce TEXT NOT NULL, stream_id INTEGER NOT NULL, total TEXT NOT NULL, PRIMARY KEY (nonce, stream_id)
 ) WITHOUT ROWID;
@@ -48,6 +59,33 @@ export function inTransaction<T> (db: DatabaseSync, fn: () => T): T {
   }
 }
 
+/**
+ * Databases from before `nonces.seq`: nonces keyed by their text (WITHOUT ROWID), every mark in
+ * `receipt_marks`. Rebuilds the table in issue order and moves the marks of known nonces to
+ * `nonce_marks`, in one transaction (a second process opening the file meanwhile waits, then finds it done).
+ */
+function migrateNonces (db: DatabaseSync) {
+  const hasSeq = () => db.prepare("SELECT 1 FROM pragma_table_info('nonces') WHERE name = 'seq'").get() !== undefined
+  if (hasSeq()) return
+  inTransaction(db, () => {
+    if (hasSeq()) return
+    db.exec(`
+      CREATE TABLE nonces_by_seq (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, nonce TEXT NOT NULL UNIQUE, proxy_id TEXT NOT NULL, spsp_endpoint TEXT NOT NULL,
+        issued_at INTEGER NOT NULL
+      );
+      INSERT INTO nonces_by_seq (nonce, proxy_id, spsp_endpoint, issued_at)
+        SELECT nonce, proxy_id, spsp_endpoint, issued_at FROM nonces ORDER BY issued_at, nonce;
+      INSERT INTO nonce_marks (seq, stream_id, total)
+        SELECT n.seq, m.stream_id, m.total FROM receipt_marks m JOIN nonces_by_seq n ON n.nonce = m.nonce;
+      DELETE FROM receipt_marks WHERE nonce IN (SELECT nonce FROM nonces_by_seq);
+      DROP TABLE nonces;
+      ALTER TABLE nonces_by_seq RENAME TO nonces;
+      CREATE INDEX nonces_issued_at ON nonces (issued_at);
+    `)
+  })
+}
+
 /** The SQLite store; `db` lets other features (pull payments, tracker) keep their tables in the same file. */
 export interface SqliteStore extends Store {
   readonly db: DatabaseSync
@@ -58,6 +96,7 @@ export function openSqliteStore (file: string): SqliteStore {
   const db = new DatabaseSync(file)
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;')
   db.exec(SCHEMA)
+  migrateNonces(db)
 
   const q = {
     metaGet: db.prepare('SELECT value FROM meta WHERE key = ?'),
@@ -71,11 +110,13 @@ export function openSqliteStore (file: string): SqliteStore {
     proxyList: db.prepare('SELECT id, payment_pointer, spsp_endpoint, created_at FROM proxies ORDER BY created_at, id'),
     proxyDelete: db.prepare('DELETE FROM proxies WHERE id = ?'),
     nonceInsert: db.prepare('INSERT INTO nonces (nonce, proxy_id, spsp_endpoint, issued_at) VALUES (?, ?, ?, ?)'),
-    nonceGet: db.prepare('SELECT nonce, proxy_id, spsp_endpoint, issued_at FROM nonces WHERE nonce = ?'),
-    marksPurge: db.prepare('DELETE FROM receipt_marks WHERE nonce IN (SELECT nonce FROM nonces WHERE issued_at < ?)'),
+    nonceGet: db.prepare('SELECT seq, nonce, proxy_id, spsp_endpoint, issued_at FROM nonces WHERE nonce = ?'),
+    marksPurge: db.prepare('DELETE FROM nonce_marks WHERE seq IN (SELECT seq FROM nonces WHERE issued_at < ?)'),
     noncePurge: db.prepare('DELETE FROM nonces WHERE issued_at < ?'),
-    markGet: db.prepare('SELECT total FROM receipt_marks WHERE nonce = ? AND stream_id = ?'),
-    markPut: db.prepare('INSERT INTO receipt_marks (nonce, stream_id, total) VALUES (?, ?, ?) ON CONFLICT (nonce, stream_id) DO UPDATE SET total = excluded.total'),
+    markGet: db.prepare('SELECT total FROM nonce_marks WHERE seq = ? AND stream_id = ?'),
+    markPut: db.prepare('INSERT INTO nonce_marks (seq, stream_id, total) VALUES (?, ?, ?) ON CONFLICT (seq, stream_id) DO UPDATE SET total = excluded.total'),
+    unissuedMarkGet: db.prepare('SELECT total FROM receipt_marks WHERE nonce = ? AND stream_id = ?'),
+    unissuedMarkPut: db.prepare('INSERT INTO receipt_marks (nonce, stream_id, total) VALUES (?, ?, ?) ON CONFLICT (nonce, stream_id) DO UPDATE SET total = excluded.total'),
     balanceGet: db.prepare('SELECT amount FROM balances WHERE id = ?'),
     grantGet: db.prepare('SELECT expires_at FROM grants WHERE balance_id = ? AND grant_key = ?'),
     grantPut: db.prepare('INSERT INTO grants (balance_id, grant_key, expires_at) VALUES (?, ?, ?) ON CONFLICT (balance_id, grant_key) DO UPDATE SET expires_at = excluded.expires_at'),
@@ -188,14 +229,15 @@ export function openSqliteStore (file: string): SqliteStore {
 
     async creditReceipt (input: CreditReceiptInput): Promise<CreditReceiptResult> {
       return batched((): CreditReceiptResult => {
+        const row = q.nonceGet.get(input.nonce) as Row | undefined
         let nonce: NonceRecord | undefined
         if (input.nonceIssuedAfter !== undefined) {
-          const row = q.nonceGet.get(input.nonce) as Row | undefined
           if (!row) return { kind: 'unknown_nonce' }
           nonce = toNonce(row)
           if (nonce.issuedAt < input.nonceIssuedAfter) return { kind: 'expired_nonce' }
         }
-        const mark = q.markGet.get(input.nonce, input.streamId) as Row | undefined
+        const seq = row === undefined ? undefined : row.seq as number
+        const mark = (seq === undefined ? q.unissuedMarkGet.get(input.nonce, input.streamId) : q.markGet.get(seq, input.streamId)) as Row | undefined
         const previous = mark ? BigInt(String(mark.total)) : 0n
         if (input.totalReceived <= previous) return { kind: 'not_newer', previous }
         const amount = input.totalReceived - previous
@@ -205,7 +247,8 @@ export function openSqliteStore (file: string): SqliteStore {
           if (balance > input.maxBalance) return { kind: 'balance_overflow', balance: balance - amount }
           q.balancePut.run(input.balanceId, balance.toString(), Date.now())
         }
-        q.markPut.run(input.nonce, input.streamId, input.totalReceived.toString())
+        if (seq === undefined) q.unissuedMarkPut.run(input.nonce, input.streamId, input.totalReceived.toString())
+        else q.markPut.run(seq, input.streamId, input.totalReceived.toString())
         return nonce ? { kind: 'credited', amount, balance, nonce } : { kind: 'credited', amount, balance }
       })
     },
