@@ -185,6 +185,19 @@ export function createSeeder (deps: SeederDeps): SeederService {
         skipVerify: true,
         ...(token ? { getAnnounceOpts: () => ({ seeder_token: token }) } : {})
       })
+      // Seeding means being in the swarm: wait (a little) for every tracker this client uses to have
+      // answered the first announce, so a reader who comes right after finds this seeder there and
+      // does not wait a whole announce interval for the next round of offers. Counted from the start:
+      // an answer can come before 'ready'.
+      const trackers = [...new Set([...parsed.announce, ...deps.announce])].filter((url) => deps.webrtc || !/^wss?:/.test(url)).length
+      const inSwarm = new Promise<void>((resolve) => {
+        let answered = 0
+        const timer = setTimeout(done, 5000)
+        function done () { clearTimeout(timer); torrent.off('trackerAnnounce', onAnnounce); resolve() }
+        function onAnnounce () { if (++answered >= trackers) done() }
+        if (trackers === 0) done()
+        else torrent.on('trackerAnnounce', onAnnounce)
+      })
       try {
         await new Promise<void>((resolve, reject) => {
           if (torrent.ready) return resolve()
@@ -195,6 +208,7 @@ export function createSeeder (deps: SeederDeps): SeederService {
         log.error({ infoHash: parsed.infoHash, err: (err as Error).message }, 'could not seed')
         return fail(SeederError.ClientFailed, `WebTorrent could not seed ${req.file}: ${(err as Error).message}`)
       }
+      await inSwarm
       torrent.on('warning', (err: Error) => log.debug({ infoHash: parsed.infoHash, err: err.message }, 'seeding warning'))
       torrent.on('error', (err: Error) => log.error({ infoHash: parsed.infoHash, err: err.message }, 'seeding stopped'))
       torrent.on('wire', (wire: { remoteAddress?: string, type?: string }) => log.debug({ infoHash: parsed.infoHash, peer: wire.remoteAddress, type: wire.type }, 'peer connected'))
