@@ -70,10 +70,16 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     const code = err.validation ? 'invalid_request' : (err.code ?? 'bad_request').toLowerCase()
     return sendError(reply, status, code, err.message)
   })
-  app.addHook('onResponse', async (req, reply) => {
-    const line = { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }
-    if (reply.statusCode >= 500) req.log.warn(line, 'request failed')
-    else req.log.debug(line, 'request')
+  // One line per request, at debug (warn for 5xx). A callback hook, and the line is built only when
+  // it is written: at the default level this runs for every request and should cost next to nothing.
+  app.addHook('onResponse', (req, reply, done) => {
+    const failed = reply.statusCode >= 500
+    if (failed || req.log.level === 'debug' || req.log.level === 'trace') {
+      const line = { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }
+      if (failed) req.log.warn(line, 'request failed')
+      else req.log.debug(line, 'request')
+    }
+    done()
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`))
 

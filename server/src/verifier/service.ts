@@ -213,7 +213,8 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
       if (typeof checked === 'string') return checked
       const result = await credit(checked, balanceId)
       if (typeof result === 'string') return result
-      log.debug({ balance: balanceId, amount: result.amount.toString(), total: result.balance.toString() }, 'receipt credited')
+      // Money moved: logged at info, as spends are.
+      log.info({ balance: balanceId, amount: result.amount.toString(), total: result.balance.toString() }, 'receipt credited')
       return { balance: result.balance, amount: result.amount }
     },
 
