@@ -183,6 +183,9 @@ export function createSeeder (deps: SeederDeps): SeederService {
         path: path.dirname(req.file),
         announce: deps.announce,
         skipVerify: true,
+        // The file is on this machine and the OS page cache keeps its hot pieces: WebTorrent's own cache
+        // of 20 pieces per torrent (5 MB at 256 KiB pieces) would only hold copies in the companion's heap.
+        storeCacheSlots: 0,
         ...(token ? { getAnnounceOpts: () => ({ seeder_token: token }) } : {})
       })
       // Seeding means being in the swarm: wait (a little) for every tracker this client uses to have

@@ -26,6 +26,8 @@ declare module 'webtorrent' {
     private?: boolean
     skipVerify?: boolean
     destroyStoreOnDestroy?: boolean
+    /** pieces cached in memory per torrent (default 20); 0: none */
+    storeCacheSlots?: number
   }
 
   export interface TorrentFile {
