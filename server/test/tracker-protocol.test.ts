@@ -76,6 +76,8 @@ test('parsing an HTTP announce: binary params, defaults, and what is refused', (
   assert.equal(parseHttpAnnounce(`/announce?info_hash=${pct(IH)}&peer_id=${pct(peerHex(1))}&port=1&event=exploded`), 'invalid event')
   const capped = parseHttpAnnounce(`/announce?info_hash=${pct(IH)}&peer_id=${pct(peerHex(1))}&port=1&numwant=5000&left=abc`)
   assert.ok(typeof capped !== 'string' && capped.numwant === 82 && capped.left === Infinity)
+  const none = parseHttpAnnounce(`/announce?info_hash=${pct(IH)}&peer_id=${pct(peerHex(1))}&port=1&numwant=0`)
+  assert.ok(typeof none !== 'string' && none.numwant === 0, 'a seeder asks for no peers')
 })
 
 test('bencode: sorted byte-string keys, integers, nested values', () => {

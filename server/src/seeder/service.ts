@@ -186,7 +186,11 @@ export function createSeeder (deps: SeederDeps): SeederService {
         // The file is on this machine and the OS page cache keeps its hot pieces: WebTorrent's own cache
         // of 20 pieces per torrent (5 MB at 256 KiB pieces) would only hold copies in the companion's heap.
         storeCacheSlots: 0,
-        ...(token ? { getAnnounceOpts: () => ({ seeder_token: token }) } : {})
+        // numwant 0: a seeder asks for no peers and sends no WebRTC offers; readers come to it with
+        // theirs. Offers both ways made two connections race for one pair of peers (WebTorrent keeps
+        // one per peer id), and when each side dropped the other's, neither was left until the next
+        // announce.
+        getAnnounceOpts: () => ({ numwant: 0, ...(token ? { seeder_token: token } : {}) })
       })
       // Seeding means being in the swarm: wait (a little) for every tracker this client uses to have
       // answered the first announce, so a reader who comes right after finds this seeder there and

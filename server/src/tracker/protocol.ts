@@ -214,7 +214,8 @@ export function parseHttpAnnounce (url: string): HttpAnnounce | string {
         case 'port': port = Number(value); break
         case 'left': { const n = Number(value); left = value === '' || Number.isNaN(n) ? Infinity : n; break }
         case 'event': event = decodeText(value) ?? '?'; break
-        case 'numwant': numwant = Math.min(Number(value) || DEFAULT_NUMWANT, MAX_NUMWANT); break
+        // 0 is a real answer (a seeder wants no peers); only a missing or malformed value means the default.
+        case 'numwant': { const n = Number.parseInt(value, 10); numwant = Number.isNaN(n) ? DEFAULT_NUMWANT : Math.min(n, MAX_NUMWANT); break }
         case 'compact': compact = value === '1'; break
         case 'balance': balance = decodeText(value) ?? '\0'; break
         case 'seeder_token': seederToken = decodeText(value) ?? '\0'; break
