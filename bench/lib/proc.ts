@@ -3,7 +3,7 @@
 // in a temporary folder, and is stopped by the measurement that started it (or, on any exit path of
 // the bench, by stopAll()).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
+import { createWriteStream, readdirSync, readFileSync, type WriteStream } from 'node:fs'
 import path from 'node:path'
 import { sleep, tempDir } from './util.ts'
 
@@ -115,12 +115,32 @@ export class Proc {
     }
   }
 
-  /** CPU seconds (user + system) used so far. */
+  /**
+   * CPU seconds (user + system) used so far by the process and its live descendants (the companion
+   * seeds from a child process of its own: its CPU is the seeder's too).
+   */
   cpuSeconds (): number {
-    try {
-      const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+    const ticks = (pid: number): number => {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
       // fields[11] and [12] are utime and stime (fields 14 and 15 of proc(5)), in clock ticks (100/s).
-      return (Number(fields[11]) + Number(fields[12])) / 100
+      return Number(fields[11]) + Number(fields[12])
+    }
+    const children = (pid: number): number[] => {
+      try {
+        return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+          readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number))
+      } catch {
+        return []
+      }
+    }
+    try {
+      let total = ticks(this.pid)
+      for (let queue = children(this.pid); queue.length > 0;) {
+        const pid = queue.shift()!
+        try { total += ticks(pid) } catch { continue }
+        queue.push(...children(pid))
+      }
+      return total / 100
     } catch {
       return Number.NaN
     }

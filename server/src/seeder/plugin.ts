@@ -7,7 +7,8 @@ import path from 'node:path'
 import fp from 'fastify-plugin'
 import { createTorrent, formatPrice, type Price } from '../torrent/license.ts'
 import { isTrackerFailure, trackerErrorMessage } from '../tracker/errors.ts'
-import { createSeeder, isSeederFailure, type SeederService } from './service.ts'
+import { isSeederFailure, type SeederService } from './service.ts'
+import { createSupervisedSeeder } from './supervisor.ts'
 
 export interface SeedEntry {
   /** absolute path of a file, or of a folder whose files (not hidden, not in subfolders) are seeded */
@@ -49,7 +50,7 @@ async function expand (entries: SeedEntry[]): Promise<Array<{ file: string, pric
 export default fp(async function seederPlugin (app, opts: SeederPluginOptions) {
   const publicUrl = opts.publicUrl.replace(/\/+$/, '')
   const log = app.log.child({ service: 'seeder' })
-  const service = createSeeder({ log: app.log, announce: [app.tracker.announceUrls.http], webrtc: opts.webrtc })
+  const service = createSupervisedSeeder({ log: app.log, announce: [app.tracker.announceUrls.http], webrtc: opts.webrtc })
   let startup: Promise<void> = Promise.resolve()
   app.decorate('seeder', { ...service, started: () => startup })
 
