@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { once, type EventEmitter } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
@@ -196,4 +196,35 @@ test('seed settings: files and folders with their prices; each mistake names its
   for (const [env, message] of cases) {
     assert.throws(() => loadConfig(env), (err: Error) => err instanceof ConfigError && message.test(err.message), JSON.stringify(env))
   }
+})
+
+/** The live child processes of this process (the companion under test runs in it). */
+function childPids (): number[] {
+  const task = `/proc/${process.pid}/task`
+  return readdirSync(task).flatMap((tid) => readFileSync(`${task}/${tid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number))
+}
+
+test('the seeder runs in a process of its own; when it dies, a new one seeds the same files again', async (t) => {
+  const dir = tempDir(t)
+  const file = path.join(dir, 'notes.txt')
+  writeFileSync(file, randomBytes(5000))
+  const before = new Set(childPids())
+  const { app } = await build(t, { TRICKLE_SEED: `${file}=free`, TRICKLE_SEED_WEBRTC: 'false' })
+  await app.seeder.started()
+  const [seeded] = app.seeder.list()
+  assert.equal(seeded?.name, 'notes.txt')
+  const seederPid = childPids().find((pid) => !before.has(pid))
+  assert.ok(seederPid, 'a child process seeds')
+  const firstPort = app.seeder.port()
+  assert.ok(firstPort > 0)
+
+  process.kill(seederPid, 'SIGKILL')
+  for (let i = 0; i < 100 && !(app.seeder.list().length === 1 && childPids().some((pid) => !before.has(pid) && pid !== seederPid)); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  assert.deepEqual(app.seeder.list().map((s) => s.infoHash), [seeded.infoHash], 'seeding again')
+  assert.ok(app.seeder.port() > 0)
+  await app.close()
+  for (let i = 0; i < 50 && childPids().some((pid) => !before.has(pid)); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  assert.deepEqual(childPids().filter((pid) => !before.has(pid)), [], 'closing the companion ends the seeder process')
 })
