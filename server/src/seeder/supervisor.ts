@@ -25,6 +25,8 @@ export function createSupervisedSeeder (deps: SeederDeps): SeederService {
   // What was seeded, to seed again in a new process after a crash (its pieces were checked once).
   const seeded = new Map<string, SeedRequest>()
   let closed = false
+  /** When the process exited lately (restarts are rationed). */
+  let exits: number[] = []
 
   function start (): ChildProcess {
     // A process, not a worker thread: node-datachannel (WebRTC) enters V8 from its own threads and
@@ -55,11 +57,22 @@ export function createSupervisedSeeder (deps: SeederDeps): SeederService {
       state = { seeds: [], port: 0 }
       for (const call of pending.values()) call.reject(new Error(`the seeder process exited (${signal ?? `code ${code}`})`))
       pending.clear()
-      if (closed) return
-      log.error({ code, signal, seeds: seeded.size }, 'the seeder process exited; seeding again in a new one')
-      for (const request of seeded.values()) {
-        void seed(request).then((r) => { if ('error' in r) log.error({ error: r.error, detail: r.message }, 'could not seed again') })
+      if (closed || seeded.size === 0) return
+      // A process that dies as it starts (a broken install, a file that crashes WebTorrent) must not be
+      // restarted in a tight loop: wait a second each time, and give up after five deaths in a minute.
+      const now = Date.now()
+      exits = [...exits.filter((t) => t > now - 60_000), now]
+      if (exits.length >= 5) {
+        log.error({ code, signal, seeds: seeded.size }, 'the seeder process keeps exiting: not starting it again until the next seed request')
+        return
       }
+      log.error({ code, signal, seeds: seeded.size }, 'the seeder process exited; seeding again in a new one')
+      setTimeout(() => {
+        if (closed || child) return
+        for (const request of seeded.values()) {
+          void seed(request).then((r) => { if ('error' in r) log.error({ error: r.error, detail: r.message }, 'could not seed again') })
+        }
+      }, 1000).unref()
     })
     return c
   }

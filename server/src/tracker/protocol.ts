@@ -310,7 +310,6 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       if (a.event === 'completed') swarm.downloaded++
     }
     const picked = swarm.http.pick(numwant, peer)
-    const counts = `d8:completei${swarm.complete}e10:incompletei${swarm.incomplete}e8:intervali${httpInterval}e`
     if (!a.compact) {
       return bencode({
         complete: swarm.complete,
@@ -332,6 +331,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     for (const p of picked) {
       if (p.compact?.length === 6) { p.compact.copy(peers4, o4); o4 += 6 } else if (p.compact) { p.compact.copy(peers6, o6); o6 += 18 }
     }
+    const counts = `d8:completei${swarm.complete}e10:incompletei${swarm.incomplete}e8:intervali${httpInterval}e`
     return Buffer.concat([Buffer.from(`${counts}5:peers${peers4.length}:`, 'latin1'), peers4, Buffer.from(`6:peers6${peers6.length}:`, 'latin1'), peers6, Buffer.from('e')])
   }
 
