@@ -16,6 +16,8 @@ import { freePort, round, sleep } from './lib/util.ts'
 /** Distinct peers per swarm: bittorrent-tracker keeps 1000 per swarm (an LRU), so all of them stay in it. */
 const PEERS = 1000
 const CONNECTIONS = 32
+/** Measured runs per swarm; each figure is the median run's. */
+const ROUNDS = 3
 
 const pct = (bytes: Buffer) => Array.from(bytes, (b) => `%${b.toString(16).padStart(2, '0')}`).join('')
 const peerId = (i: number) => Buffer.from(`-BN0001-${String(i).padStart(12, '0')}`)
@@ -27,9 +29,11 @@ function announcePath (infoHash: string, i: number, extra: string, event?: strin
 }
 
 export interface Swarm { label: string, url: string, proc: Proc, infoHash: string, extra: (i: number) => string }
+export type SwarmRun = LoadResult & { cpuPerAnnounceUs: number }
+export type SwarmResult = SwarmRun & { failures: number, runs: SwarmRun[] }
 
-/** Every peer announces once (started), then the measured run: peers in turn, regular announces. */
-export async function loadSwarm (ctx: Ctx, s: Swarm): Promise<LoadResult & { failures: number, cpuPerAnnounceUs: number }> {
+/** Every peer announces once (started), and one of them checks that all of them got in. */
+async function joinSwarm (s: Swarm): Promise<number> {
   let failures = 0
   let k = 0
   const warm = await runLoad({ url: s.url, connections: 8, durationS: 30, maxRequests: PEERS, next: () => { const i = k++ % PEERS; return { path: announcePath(s.infoHash, i, s.extra(i), 'started') } } })
@@ -40,6 +44,11 @@ export async function loadSwarm (ctx: Ctx, s: Swarm): Promise<LoadResult & { fai
   if (body.includes('failure reason')) throw new Error(`${s.label}: ${body}`)
   const peers = /5:peers(\d+):/.exec(body)
   if (!peers || Number(peers[1]) < 6 * 49) failures++
+  return failures
+}
+
+/** One measured run: the swarm's peers announce in turn (regular announces). */
+async function measureSwarm (ctx: Ctx, s: Swarm): Promise<SwarmRun> {
   await ctx.checkLoad(s.label)
   const cpu = s.proc.cpuSeconds()
   let n = 0
@@ -51,8 +60,30 @@ export async function loadSwarm (ctx: Ctx, s: Swarm): Promise<LoadResult & { fai
     next: () => { const i = n++ % PEERS; return { path: announcePath(s.infoHash, i, s.extra(i)) } }
   })
   const cpuPerAnnounceUs = round((s.proc.cpuSeconds() - cpu) / result.ok * 1e6, 1)
-  ctx.say(`  ${s.label}: ${Math.round(result.rps)} announces/s (p50 ${result.p50ms} ms, p99 ${result.p99ms} ms, ${result.non2xx} non-2xx, ${result.errors} errors)`)
-  return { ...result, failures, cpuPerAnnounceUs }
+  ctx.say(`  ${s.label}: ${Math.round(result.rps)} announces/s (p50 ${result.p50ms} ms, p99 ${result.p99ms} ms, ${result.non2xx} non-2xx, ${result.errors} errors, ${cpuPerAnnounceUs} µs CPU each)`)
+  return { ...result, cpuPerAnnounceUs }
+}
+
+/** The run with the median rate, with every run kept. */
+function median (runs: SwarmRun[], failures: number): SwarmResult {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps)
+  return { ...sorted[Math.floor(sorted.length / 2)]!, failures, runs }
+}
+
+/**
+ * Swarms joined, then ROUNDS measured runs each, in alternating order (A B, B A, A B…), so that a
+ * machine whose speed drifts during the measurement (this VM's does) moves every swarm alike.
+ */
+export async function loadSwarms (ctx: Ctx, swarms: Swarm[]): Promise<SwarmResult[]> {
+  const failures: number[] = []
+  for (const s of swarms) failures.push(await joinSwarm(s))
+  const runs: SwarmRun[][] = swarms.map(() => [])
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = swarms.map((_s, i) => i)
+    if (r % 2 === 1) order.reverse()
+    for (const i of order) runs[i]!.push(await measureSwarm(ctx, swarms[i]!))
+  }
+  return swarms.map((_s, i) => median(runs[i]!, failures[i]!))
 }
 
 async function register (c: Companion, torrent: Uint8Array): Promise<string> {
@@ -86,7 +117,8 @@ async function fundBalances (c: Companion, count: number, amount: bigint): Promi
 
 async function announceRates (ctx: Ctx) {
   const c = await startCompanion('tracker-trickle')
-  let free, paid
+  let free: SwarmResult | undefined
+  let paid: SwarmResult | undefined
   try {
     const demo = await demoPointers(c)
     const data = randomBytes(64 * 1024)
@@ -97,10 +129,12 @@ async function announceRates (ctx: Ctx) {
       license: { paymentPointer: demo.proxyPointer, verifier: c.url, amount: '1000', assetCode: 'USD', assetScale: 9 }
     })).torrent)
     await fundBalances(c, PEERS, 1_000_000n)
-    free = await loadSwarm(ctx, { label: 'Trickle, free torrent', url: c.url, proc: c.proc, infoHash: freeHash, extra: () => '' })
-    // Each peer's first announce (the warm-up) spends the price from its own balance; the measured
+    // Each paid peer's first announce (joining) spends the price from its own balance; the measured
     // announces are those of peers that have paid.
-    paid = await loadSwarm(ctx, { label: 'Trickle, paid torrent', url: c.url, proc: c.proc, infoHash: paidHash, extra: (i) => `&balance=b${i}` })
+    ;[free, paid] = await loadSwarms(ctx, [
+      { label: 'Trickle, free torrent', url: c.url, proc: c.proc, infoHash: freeHash, extra: () => '' },
+      { label: 'Trickle, paid torrent', url: c.url, proc: c.proc, infoHash: paidHash, extra: (i) => `&balance=b${i}` }
+    ])
     const left = await (await fetch(`${c.url}/balances/b7`)).text()
     if (left !== String(1_000_000 - 1000)) throw new Error(`balance b7 holds ${left}: the price was not spent exactly once`)
   } finally {
@@ -108,13 +142,14 @@ async function announceRates (ctx: Ctx) {
   }
   const port = await freePort()
   const bt = start({ name: 'bittorrent-tracker', script: path.join(repoRoot, 'bench/procs/bt-tracker.ts'), args: [String(port)] })
-  let plain
+  let plain: SwarmResult | undefined
   try {
     await bt.waitForJson('ready', 30_000)
-    plain = await loadSwarm(ctx, { label: 'bittorrent-tracker', url: `http://127.0.0.1:${port}`, proc: bt, infoHash: 'f'.repeat(40), extra: () => '' })
+    ;[plain] = await loadSwarms(ctx, [{ label: 'bittorrent-tracker', url: `http://127.0.0.1:${port}`, proc: bt, infoHash: 'f'.repeat(40), extra: () => '' }])
   } finally {
     await bt.stop()
   }
+  if (!free || !paid || !plain) throw new Error('a swarm was not measured')
   return { free, paid, plain }
 }
 
@@ -186,8 +221,9 @@ export async function benchTracker (ctx: Ctx): Promise<{ rows: Row[], details: R
     row({ id: 'tracker.announces.free', metric: 'tracker: HTTP announces/s, free torrent', unit: '/s', trickle: rates.free.rps, anchor: rates.plain.rps, anchorName: bt, goal: { on: 'ratio', op: '>=', target: 3, text: '≥ 3x' } }),
     row({ id: 'tracker.announces.paid', metric: 'tracker: HTTP announces/s, paid torrent (peers paid)', unit: '/s', trickle: rates.paid.rps, anchor: rates.plain.rps, anchorName: bt }),
     row({ id: 'tracker.paid-vs-free', metric: 'tracker: paid swarm vs free swarm', unit: '/s', trickle: rates.paid.rps, anchor: rates.free.rps, anchorName: 'Trickle, free torrent', goal: { on: 'ratio', op: '>=', target: 0.9, text: '≥ 0.90x' } }),
+    row({ id: 'tracker.cpu.paid-vs-free', metric: 'tracker: companion CPU per announce, paid vs free', unit: 'µs', trickle: rates.paid.cpuPerAnnounceUs, anchor: rates.free.cpuPerAnnounceUs, anchorName: 'Trickle, free torrent' }),
     row({ id: 'tracker.announce.p99', metric: 'tracker: announce latency p99, free torrent', unit: 'ms', trickle: rates.free.p99ms, anchor: rates.plain.p99ms, anchorName: bt }),
     row({ id: 'tracker.ws.bytes-per-peer', metric: `tracker: memory per idle WebSocket peer (${mem.trickle.peers} peers)`, unit: 'B', trickle: mem.trickle.bytesPerPeer, anchor: mem.plain.bytesPerPeer, anchorName: bt, goal: { on: 'value', op: '<=', target: 4096, text: '≤ 4 KB' } })
   ]
-  return { rows, details: { peersPerSwarm: PEERS, connections: CONNECTIONS, announce: rates, wsMemory: mem } }
+  return { rows, details: { peersPerSwarm: PEERS, connections: CONNECTIONS, rounds: ROUNDS, announce: rates, wsMemory: mem } }
 }
