@@ -48,7 +48,7 @@ export const SETTINGS = [
   { env: 'TRICKLE_SEED_WEBRTC', kind: 'boolean', default: 'true', description: 'Seed to browsers over WebRTC (node-datachannel) as well as over TCP.' },
   { env: 'TRICKLE_SEAL_SECRET', kind: 'string', default: '', description: 'Base64 secret (32 bytes or more) from which the keys of sealed exclusive sections derive; the sealing step (`trickle-seal`) needs the same. Generated and kept when unset.' },
   { env: 'TRICKLE_SEAL_GRANT_TTL', kind: 'integer', default: '1800', description: 'Seconds after buying a sealed section during which the same balance gets its key again without paying (reloads, other tabs).' },
-  { env: 'LOG_LEVEL', kind: 'string', default: 'info', description: 'Log level (fatal, error, warn, info, debug, trace).' },
+  { env: 'LOG_LEVEL', kind: 'string', default: 'info', description: 'Log level (fatal, error, warn, info, debug, trace). At info: what was set up, registered, spent and paid for, and one line a minute summing the receipts credited; at debug also each credit and each request.' },
   { env: 'LOG_FORMAT', kind: 'string', default: 'pretty', description: '`pretty` for readable lines, `json` for one JSON object per line.' }
 ] as const satisfies readonly Setting[]
 

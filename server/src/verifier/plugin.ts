@@ -5,6 +5,9 @@ declare module 'fastify' {
   interface FastifyInstance { verifier: VerifierService }
 }
 
+/** How often what was credited is logged at info, in one line. */
+const CREDIT_SUMMARY_MS = 60_000
+
 export default fp(async function verifierPlugin (app, opts: { publicUrl: string, ttlSeconds: number, now?: () => number }) {
   const verifier = createVerifierService({
     store: app.store,
@@ -20,5 +23,11 @@ export default fp(async function verifierPlugin (app, opts: { publicUrl: string,
       (err: unknown) => app.log.warn({ err }, 'could not purge expired nonces'))
   }, Math.min(opts.ttlSeconds * 1000, 60_000))
   purge.unref()
-  app.addHook('onClose', async () => { clearInterval(purge) })
+  const summary = setInterval(() => { verifier.logCredits() }, CREDIT_SUMMARY_MS)
+  summary.unref()
+  app.addHook('onClose', async () => {
+    clearInterval(purge)
+    clearInterval(summary)
+    verifier.logCredits()
+  })
 }, { name: 'verifier', fastify: '5.x', dependencies: ['store', 'secrets'] })

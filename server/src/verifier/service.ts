@@ -40,6 +40,8 @@ export interface VerifierService {
   verify (body: unknown): Promise<{ amount: bigint, spspEndpoint: string } | VerifierError>
   spend (balanceId: string, amount: unknown): Promise<{ balance: bigint } | VerifierError>
   getBalance (balanceId: string): Promise<bigint | VerifierError>
+  /** Logs (info) what was credited since the last call, in one line: receipts, balances, amounts per receiver. */
+  logCredits (): void
   /** Forget nonces past their TTL (their receipts are refused anyway). */
   purgeExpired (): Promise<number>
   proxyPointerOf (id: string): string
@@ -87,6 +89,11 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
     proxyPointer: proxyPointerOf(p.id),
     createdAt: new Date(p.createdAt).toISOString()
   })
+
+  const debug = () => log.level === 'debug' || log.level === 'trace'
+  // A paying reader's agent sends a receipt every second or two, so one info line per credit would
+  // drown what an operator reads (as one per request would): each is at debug, info gets a summary.
+  const credited = creditTally()
 
   // secret = HMAC(receiptKey, nonce) (receipts/codec.ts receiptSecret), with the key's pads made once.
   const receiptKey = hmacKey(deps.receiptKey)
@@ -213,8 +220,8 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
       if (typeof checked === 'string') return checked
       const result = await credit(checked, balanceId)
       if (typeof result === 'string') return result
-      // Money moved: logged at info, as spends are.
-      log.info({ balance: balanceId, amount: result.amount.toString(), total: result.balance.toString() }, 'receipt credited')
+      if (debug()) log.debug({ balance: balanceId, amount: result.amount.toString(), total: result.balance.toString() }, 'receipt credited')
+      credited.add(balanceId, result.nonce?.spspEndpoint, result.amount)
       return { balance: result.balance, amount: result.amount }
     },
 
@@ -243,10 +250,45 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
       return balance ?? VerifierError.UnknownBalance
     },
 
+    logCredits () {
+      const t = credited.take()
+      if (t) log.info(t, `${t.receipts} receipt${t.receipts === 1 ? '' : 's'} credited`)
+    },
+
     async purgeExpired () {
       // Keep nonces a little past their TTL so a late receipt gets "expired" rather than "unknown".
       return deps.store.purgeNonces(now() - 2 * deps.ttlMs)
     },
     proxyPointerOf
+  }
+}
+
+/** Largest number of distinct balances a summary counts exactly (beyond it, "at least"). */
+const TALLY_BALANCES = 10_000
+
+/** What was credited since the last summary: receipts, distinct balances, and amounts per receiver (their units differ). */
+function creditTally () {
+  let receipts = 0
+  let balances = new Set<string>()
+  let received = new Map<string, bigint>()
+  return {
+    add (balanceId: string, receiver: string | undefined, amount: bigint) {
+      receipts++
+      if (balances.size < TALLY_BALANCES) balances.add(balanceId)
+      const key = receiver ?? 'unknown'
+      received.set(key, (received.get(key) ?? 0n) + amount)
+    },
+    take () {
+      if (receipts === 0) return undefined
+      const t = {
+        receipts,
+        balances: balances.size < TALLY_BALANCES ? balances.size : `${TALLY_BALANCES}+`,
+        received: Object.fromEntries([...received].map(([k, v]) => [k, v.toString()]))
+      }
+      receipts = 0
+      balances = new Set()
+      received = new Map()
+      return t
+    }
   }
 }
