@@ -136,19 +136,45 @@ async function benchReceiptVerifier (ctx: Ctx, warm: number, count: number): Pro
   }
 }
 
+/** The same credit requests against a bare node:http server that does no work (bench/procs/http-floor.ts). */
+async function benchHttpFloor (ctx: Ctx, count: number): Promise<LoadResult & { cpuPerRequestUs: number }> {
+  const port = await freePort()
+  const proc = start({ name: 'http-floor', script: path.join(repoRoot, 'bench/procs/http-floor.ts'), args: [String(port)] })
+  try {
+    await proc.waitForJson('ready', 30_000)
+    const url = `http://127.0.0.1:${port}`
+    // Bodies as long as a receipt; the server never reads them.
+    const body = 'A'.repeat(80)
+    let i = 0
+    const next = () => ({ path: `/balances/b${i++ % BALANCES}:creditReceipt`, body })
+    await runLoad({ url, method: 'POST', headers: { 'content-type': 'text/plain' }, connections: CONNECTIONS, durationS: 2, maxRequests: 5000, next })
+    await ctx.checkLoad('bare node:http')
+    const cpu = proc.cpuSeconds()
+    const r = await runLoad({ url, method: 'POST', headers: { 'content-type': 'text/plain' }, connections: CONNECTIONS, durationS: ctx.durationS, maxRequests: count, next })
+    const cpuPerRequestUs = round((proc.cpuSeconds() - cpu) / r.ok * 1e6, 1)
+    ctx.say(`  bare node:http: ${Math.round(r.rps)} requests/s (p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, ${cpuPerRequestUs} µs CPU each)`)
+    return { ...r, cpuPerRequestUs }
+  } finally {
+    await proc.stop()
+  }
+}
+
 export async function benchVerifier (ctx: Ctx): Promise<{ rows: Row[], details: Record<string, unknown> }> {
   const warm = ctx.quick ? 2000 : 5000
   const count = ctx.quick ? 30_000 : 200_000
   const trickle = await benchTrickle(ctx, warm, count)
   const anchor = await benchReceiptVerifier(ctx, warm, count)
+  const floor = await benchHttpFloor(ctx, count)
   const rv = '@coil/receipt-verifier 1.0.3'
   const rows = [
     row({ id: 'verifier.credits', metric: 'verifier: receipts credited/s', unit: '/s', trickle: trickle.credits.rps, anchor: anchor.credits.rps, anchorName: rv, goal: { on: 'ratio', op: '>=', target: 5, text: '≥ 5x' } }),
+    row({ id: 'verifier.credits.cpu', metric: 'verifier: server CPU per credit', unit: 'µs', trickle: trickle.cpuPerCreditUs, anchor: anchor.cpuPerCreditUs, anchorName: rv }),
+    row({ id: 'verifier.http-floor', metric: 'verifier: the same requests to bare node:http (no work): the ceiling', unit: '/s', trickle: floor.rps, anchor: anchor.credits.rps, anchorName: rv, note: 'not Trickle: the most requests/s any verifier on node:http could answer here' }),
     row({ id: 'verifier.credits.p50', metric: 'verifier: credit latency p50', unit: 'ms', trickle: trickle.credits.p50ms, anchor: anchor.credits.p50ms, anchorName: rv }),
     row({ id: 'verifier.credits.p99', metric: 'verifier: credit latency p99', unit: 'ms', trickle: trickle.credits.p99ms, anchor: anchor.credits.p99ms, anchorName: rv }),
     row({ id: 'verifier.spends', metric: 'verifier: spends/s', unit: '/s', trickle: trickle.spends.rps, anchor: anchor.spends.rps, anchorName: rv }),
     row({ id: 'verifier.spends.p50', metric: 'verifier: spend latency p50', unit: 'ms', trickle: trickle.spends.p50ms, anchor: anchor.spends.p50ms, anchorName: rv }),
     row({ id: 'verifier.spends.p99', metric: 'verifier: spend latency p99', unit: 'ms', trickle: trickle.spends.p99ms, anchor: anchor.spends.p99ms, anchorName: rv })
   ]
-  return { rows, details: { connections: CONNECTIONS, balances: BALANCES, warmup: warm, maxRequests: count, trickle, receiptVerifier: anchor, redisDb: Number(REDIS_DB) } }
+  return { rows, details: { connections: CONNECTIONS, balances: BALANCES, warmup: warm, maxRequests: count, trickle, receiptVerifier: anchor, httpFloor: floor, redisDb: Number(REDIS_DB) } }
 }
