@@ -204,7 +204,7 @@ function childPids (): number[] {
   return readdirSync(task).flatMap((tid) => readFileSync(`${task}/${tid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number))
 }
 
-test('the seeder runs in a process of its own; when it dies, a new one seeds the same files again', async (t) => {
+test('the seeder runs in a process of its own; Ctrl+C leaves its stopping to the companion; when it dies, a new one seeds the same files again', async (t) => {
   const dir = tempDir(t)
   const file = path.join(dir, 'notes.txt')
   writeFileSync(file, randomBytes(5000))
@@ -217,6 +217,12 @@ test('the seeder runs in a process of its own; when it dies, a new one seeds the
   assert.ok(seederPid, 'a child process seeds')
   const firstPort = app.seeder.port()
   assert.ok(firstPort > 0)
+
+  // Ctrl+C signals the whole process group: the seeder leaves that to the companion, which stops it.
+  process.kill(seederPid, 'SIGINT')
+  process.kill(seederPid, 'SIGTERM')
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  assert.ok(childPids().includes(seederPid), 'the seeder outlives a signal to the process group')
 
   process.kill(seederPid, 'SIGKILL')
   for (let i = 0; i < 100 && !(app.seeder.list().length === 1 && childPids().some((pid) => !before.has(pid) && pid !== seederPid)); i++) {

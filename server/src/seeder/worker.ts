@@ -57,6 +57,10 @@ process.on('message', (call: SeederCall) => {
 // Peers and bytes uploaded change without a call: the companion's list() reads this copy.
 const ticker = setInterval(() => { send({ kind: 'state', state: state() }) }, 1000)
 send({ kind: 'state', state: state() })
+// Ctrl+C in a terminal, and a service manager stopping the companion's control group, signal every
+// process at once: the companion decides when its seeder stops (by closing the channel, below), so a
+// signal alone must not end the seeder first, which the supervisor would take for a crash and restart.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {})
 // The companion closed the channel (it is stopping, or it died): stop seeding and leave.
 process.on('disconnect', () => {
   clearInterval(ticker)
