@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
-import { connect, type AddressInfo, type Socket } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
 import test, { type TestContext } from 'node:test'
 import bencode from 'bencode'
 import pino from 'pino'
@@ -26,7 +26,7 @@ async function host (t: TestContext, gate: Gate = () => ({ ok: true, role: 'free
     const body = req.url!.startsWith('/scrape') ? protocol.scrape(req.url!) : protocol.announce(req.url!, ip)
     void Promise.resolve(body).then((b) => res.end(b))
   })
-  server.on('upgrade', (req, socket, head) => { protocol.upgrade(req, socket, head, (socket as Socket).remoteAddress!.replace(/^::ffff:/, '')) })
+  server.on('upgrade', (req, socket, head) => { protocol.upgrade(req, socket, head) })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const port = (server.address() as AddressInfo).port

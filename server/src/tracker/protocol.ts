@@ -20,7 +20,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import { bencode, failureReply, type Bencodable } from './bencode.ts'
 import { PeerList, Swarm, type Peer } from './swarm.ts'
-import { createWebSocketServer, rejectUpgrade, type Connection } from './websocket.ts'
+import { Connection, createWebSocketServer, rejectUpgrade } from './websocket.ts'
 
 export type Authorization =
   | { ok: true, role: 'free' | 'seeder' | 'paid' }
@@ -62,7 +62,7 @@ export interface TrackerProtocol {
   /** GET /scrape: the bencoded counts of the infohashes asked (all when none is). */
   scrape (url: string): Buffer
   /** The server's 'upgrade' event for /announce. */
-  upgrade (req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void
+  upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void
   /** Forget a swarm (a torrent was registered or removed): its peers must announce again through the gate. */
   reset (infoHash: string): void
   stats (infoHash: string): SwarmStats | undefined
@@ -77,12 +77,15 @@ const DEFAULT_NUMWANT = 50
 const MAX_NUMWANT = 82
 const EVENTS = new Set(['started', 'stopped', 'completed', 'update', 'paused', 'empty', ''])
 
-const HEX = Array.from({ length: 256 }, (_v, i) => i.toString(16).padStart(2, '0'))
 const fromHexDigit = (c: number) => c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
+
+// Ids are decoded into this buffer and read back as hex in one flat string. Appending two digits at
+// a time would build a rope of 19 cons strings (about 600 bytes) that a Map key or a peer keeps as it
+// is: most of what an idle WebSocket peer cost.
+const idBytes = Buffer.alloc(20)
 
 /** A query value holding raw bytes (info_hash, peer_id), percent-decoded to lowercase hex; undefined if not 20 bytes. */
 export function binaryParamHex (value: string): string | undefined {
-  let out = ''
   let bytes = 0
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i)
@@ -100,22 +103,21 @@ export function binaryParamHex (value: string): string | undefined {
     } else {
       return undefined
     }
-    out += HEX[b]
+    if (bytes < 20) idBytes[bytes] = b
     bytes++
   }
-  return bytes === 20 ? out : undefined
+  return bytes === 20 ? idBytes.toString('hex') : undefined
 }
 
 /** A 20-character binary string (WebSocket JSON carries infohashes and peer ids so) as hex. */
 function binaryStringHex (value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length !== 20) return undefined
-  let out = ''
   for (let i = 0; i < 20; i++) {
     const c = value.charCodeAt(i)
     if (c > 255) return undefined
-    out += HEX[c]
+    idBytes[i] = c
   }
-  return out
+  return idBytes.toString('hex')
 }
 
 const hexToBinaryString = (hex: string) => Buffer.from(hex, 'hex').toString('latin1')
@@ -244,9 +246,29 @@ function parseScrape (url: string): string[] | string {
   return out
 }
 
-interface TrackerConnection extends Connection {
-  /** WebSocket peers this connection announced, over all swarms (one process shares a socket between its torrents). */
-  peers: Peer[] | null
+class TrackerConnection extends Connection {
+  /**
+   * WebSocket peers this connection announced, over all swarms (one process shares a socket between
+   * its torrents): most connections announce one torrent, held here without an array.
+   */
+  peers: Peer | Peer[] | null = null
+}
+
+function addConnectionPeer (conn: TrackerConnection, peer: Peer) {
+  const peers = conn.peers
+  if (peers === null) conn.peers = peer
+  else if (Array.isArray(peers)) peers.push(peer)
+  else conn.peers = [peers, peer]
+}
+
+function removeConnectionPeer (conn: TrackerConnection, peer: Peer) {
+  const peers = conn.peers
+  if (peers === peer) {
+    conn.peers = null
+  } else if (Array.isArray(peers)) {
+    const i = peers.indexOf(peer)
+    if (i >= 0) peers.splice(i, 1)
+  }
 }
 
 export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerProtocol {
@@ -277,10 +299,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
   function dropPeer (swarm: Swarm, peers: PeerList, peer: Peer) {
     if (!swarm.remove(peers, peer)) return
     const conn = peer.conn as TrackerConnection | undefined
-    if (conn?.peers) {
-      const i = conn.peers.indexOf(peer)
-      if (i >= 0) conn.peers.splice(i, 1)
-    }
+    if (conn) removeConnectionPeer(conn, peer)
   }
 
   // ---- HTTP -------------------------------------------------------------------------------------
@@ -371,14 +390,14 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
 
   const wss = createWebSocketServer<TrackerConnection>({
     maxPayload: opts.maxMessageBytes ?? 256 * 1024,
-    open: (base) => Object.assign(base, { peers: null }),
+    create: (socket, now) => new TrackerConnection(socket, now),
     clock,
     message: onMessage,
     close (conn) {
-      if (!conn.peers) return
-      for (const peer of conn.peers.splice(0)) {
-        peer.swarm!.remove(peer.swarm!.ws, peer)
-      }
+      const peers = conn.peers
+      if (peers === null) return
+      conn.peers = null
+      for (const peer of Array.isArray(peers) ? peers : [peers]) peer.swarm!.remove(peer.swarm!.ws, peer)
     }
   })
 
@@ -444,9 +463,10 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       peer = undefined
     } else if (!peer) {
       if (swarm.ws.size >= maxPeers) evictOldest(swarm, swarm.ws)
-      peer = { key: peerId, peerId, ip: conn.ip, port: conn.port, complete, seen: clock(), index: 0, conn, swarm }
+      // WebRTC peers reach each other through offers and answers: no address is ever handed out.
+      peer = { key: peerId, peerId, ip: '', port: 0, complete, seen: clock(), index: 0, conn, swarm }
       swarm.add(swarm.ws, peer)
-      ;(conn.peers ??= []).push(peer)
+      addConnectionPeer(conn, peer)
     } else {
       swarm.setComplete(peer, peer.complete || complete)
       swarm.ws.touch(peer, clock())
@@ -501,10 +521,10 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       if (typeof asked === 'string') return failureReply(asked)
       return bencode({ files: scrapeFiles(asked), flags: { min_request_interval: httpInterval } })
     },
-    upgrade (req, socket, head, ip) {
+    upgrade (req, socket, head) {
       const path = (req.url ?? '').split('?')[0]
       if (path !== '/announce') return rejectUpgrade(socket, 404, 'WebSocket connections are served at /announce only.')
-      wss.upgrade(req, socket, head, ip)
+      wss.upgrade(req, socket, head)
     },
     reset (infoHash) {
       const swarm = swarms.get(infoHash)

@@ -66,10 +66,7 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   // The WebTorrent tracker: WebSocket upgrades of /announce, on the companion's own HTTP server. The
   // tracker is the only WebSocket endpoint of this server; other paths are refused there.
-  app.server.on('upgrade', (req, socket, head: Buffer) => {
-    const ip = (socket as { remoteAddress?: string }).remoteAddress?.replace(/^::ffff:/, '') ?? ''
-    tracker.protocol.upgrade(req, socket, head, ip)
-  })
+  app.server.on('upgrade', (req, socket, head: Buffer) => { tracker.protocol.upgrade(req, socket, head) })
   // Before the HTTP server closes: it waits for every open connection, and upgraded ones never end
   // by themselves.
   app.addHook('preClose', async () => { tracker.close() })

@@ -10,6 +10,7 @@ export interface Peer {
   readonly key: string
   /** Hex peer id (HTTP clients that send one). */
   readonly peerId: string
+  /** HTTP: the address other peers get. WebSocket: '' and 0 (WebRTC peers meet through offers, not addresses). */
   readonly ip: string
   readonly port: number
   complete: boolean

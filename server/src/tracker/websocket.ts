@@ -32,8 +32,11 @@ export interface WebSocketOptions<C extends Connection> {
   maxPayload: number
   /** Bytes queued for a client that does not read before it is dropped (a slow consumer). */
   maxBuffered?: number
-  /** Makes the per-connection object; `base` holds the transport's fields. */
-  open (base: Connection, req: IncomingMessage): C
+  /**
+   * Makes the per-connection object: a `Connection`, or a subclass declaring the owner's own fields
+   * (declared in the class, every connection has one shape and no out-of-line property storage).
+   */
+  create (socket: Duplex, now: number): C
   /**
    * What `lastSeen` is measured in (default: Date.now). A coarse clock in whole seconds keeps it a
    * small integer, which V8 stores inline instead of allocating a number per frame.
@@ -43,26 +46,38 @@ export interface WebSocketOptions<C extends Connection> {
   close (conn: C): void
 }
 
-/** One connection. Applications extend it (`open` returns the object used from then on). */
-export interface Connection {
+/** A message arriving in fragments (rare: tracker clients send each message in one frame). */
+interface Fragments {
+  parts: Buffer[]
+  length: number
+  binary: boolean
+}
+
+/**
+ * One connection. Thousands stay open and idle for as long as their torrents are, so it holds only
+ * what it must: nothing of the upgrade request, not the remote address (reading
+ * `socket.remoteAddress` leaves a `_peername` object and a string on the socket for good), and the
+ * rarely used partial-frame state in fields that stay null.
+ */
+export class Connection {
   readonly socket: Duplex
-  /** Remote address as the HTTP layer saw it (already stripped of ::ffff:). */
-  readonly ip: string
-  readonly port: number
   /** `clock()` at the last frame received: lets an owner drop connections that went quiet. */
   lastSeen: number
   /** Bytes of a frame not complete yet. */
-  pending: Buffer | null
-  /** Fragments of a message not complete yet. */
-  fragments: Buffer[] | null
-  fragmentsLength: number
-  fragmentsBinary: boolean
-  closed: boolean
+  pending: Buffer | null = null
+  /** A fragmented message not complete yet. */
+  fragments: Fragments | null = null
+  closed = false
+
+  constructor (socket: Duplex, now: number) {
+    this.socket = socket
+    this.lastSeen = now
+  }
 }
 
 export interface WebSocketServer<C extends Connection> {
   /** Answers an HTTP upgrade request (call it from the server's 'upgrade' event). */
-  upgrade (req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void
+  upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void
   send (conn: C, text: string): void
   /** Sends a close frame and ends the connection. */
   close (conn: C, code: number, reason?: string): void
@@ -81,27 +96,27 @@ export function rejectUpgrade (socket: Duplex, status: number, message: string):
 }
 const statusText: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 426: 'Upgrade Required', 503: 'Service Unavailable' }
 
-/** A frame header (FIN, opcode, unmasked, length) for `length` payload bytes. */
-function frameHeader (opcode: number, length: number): Buffer {
+/** A whole frame (FIN, opcode, unmasked) with room for `length` payload bytes at its end. */
+function frame (opcode: number, length: number): Buffer {
   if (length < 126) {
-    const h = Buffer.allocUnsafe(2)
-    h[0] = 0x80 | opcode
-    h[1] = length
-    return h
+    const f = Buffer.allocUnsafe(2 + length)
+    f[0] = 0x80 | opcode
+    f[1] = length
+    return f
   }
   if (length < 65536) {
-    const h = Buffer.allocUnsafe(4)
-    h[0] = 0x80 | opcode
-    h[1] = 126
-    h.writeUInt16BE(length, 2)
-    return h
+    const f = Buffer.allocUnsafe(4 + length)
+    f[0] = 0x80 | opcode
+    f[1] = 126
+    f.writeUInt16BE(length, 2)
+    return f
   }
-  const h = Buffer.allocUnsafe(10)
-  h[0] = 0x80 | opcode
-  h[1] = 127
-  h.writeUInt32BE(0, 2)
-  h.writeUInt32BE(length, 6)
-  return h
+  const f = Buffer.allocUnsafe(10 + length)
+  f[0] = 0x80 | opcode
+  f[1] = 127
+  f.writeUInt32BE(0, 2)
+  f.writeUInt32BE(length, 6)
+  return f
 }
 
 export function createWebSocketServer<C extends Connection> (opts: WebSocketOptions<C>): WebSocketServer<C> {
@@ -109,15 +124,22 @@ export function createWebSocketServer<C extends Connection> (opts: WebSocketOpti
   const maxBuffered = opts.maxBuffered ?? 4 * 1024 * 1024
   const clock = opts.clock ?? Date.now
 
-  function write (conn: C, opcode: number, payload: Buffer) {
-    if (conn.closed) return
-    const socket = conn.socket
-    if (socket.writableLength > maxBuffered) {
+  /** Queues a whole frame; false when the connection is closed or was dropped as a slow consumer. */
+  function writable (conn: C): boolean {
+    if (conn.closed) return false
+    if (conn.socket.writableLength > maxBuffered) {
       // The client stopped reading; queueing more would only grow our memory.
       terminate(conn)
-      return
+      return false
     }
-    socket.write(payload.length > 0 ? Buffer.concat([frameHeader(opcode, payload.length), payload]) : frameHeader(opcode, 0))
+    return true
+  }
+
+  function write (conn: C, opcode: number, payload: Buffer) {
+    if (!writable(conn)) return
+    const f = frame(opcode, payload.length)
+    payload.copy(f, f.length - payload.length)
+    conn.socket.write(f)
   }
 
   function terminate (conn: C) {
@@ -174,12 +196,20 @@ export function createWebSocketServer<C extends Connection> (opts: WebSocketOpti
         length = data.readUInt32BE(6)
         offset = 10
       }
-      if (length > opts.maxPayload || conn.fragmentsLength + length > opts.maxPayload) return close(conn, CloseCode.TooBig, 'message too big')
+      if (length > opts.maxPayload || (conn.fragments?.length ?? 0) + length > opts.maxPayload) return close(conn, CloseCode.TooBig, 'message too big')
       if (data.length < offset + 4 + length) break
-      const mask = data.subarray(offset, offset + 4)
-      const payload = Buffer.from(data.subarray(offset + 4, offset + 4 + length))
-      for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i & 3]!
-      data = data.subarray(offset + 4 + length)
+      // Unmasked in place: the chunk is this connection's own (no copy per message).
+      const m0 = data[offset]!
+      const m1 = data[offset + 1]!
+      const m2 = data[offset + 2]!
+      const m3 = data[offset + 3]!
+      const start = offset + 4
+      for (let i = 0; i < length; i++) {
+        const k = i & 3
+        data[start + i]! ^= k === 0 ? m0 : k === 1 ? m1 : k === 2 ? m2 : m3
+      }
+      const payload = data.subarray(start, start + length)
+      data = data.subarray(start + length)
 
       if (opcode >= 0x8) {
         // Control frames: never fragmented, at most 125 bytes (§5.5).
@@ -196,15 +226,13 @@ export function createWebSocketServer<C extends Connection> (opts: WebSocketOpti
         continue
       }
       if (opcode === 0x0) {
-        if (!conn.fragments) return close(conn, CloseCode.ProtocolError, 'continuation without a message')
-        conn.fragments.push(payload)
-        conn.fragmentsLength += length
+        const fragments = conn.fragments
+        if (!fragments) return close(conn, CloseCode.ProtocolError, 'continuation without a message')
+        fragments.parts.push(payload)
+        fragments.length += length
         if (fin) {
-          const whole = Buffer.concat(conn.fragments)
-          const binary = conn.fragmentsBinary
           conn.fragments = null
-          conn.fragmentsLength = 0
-          deliver(conn, binary, whole)
+          deliver(conn, fragments.binary, Buffer.concat(fragments.parts))
         }
         continue
       }
@@ -213,9 +241,7 @@ export function createWebSocketServer<C extends Connection> (opts: WebSocketOpti
       if (fin) {
         deliver(conn, opcode === 0x2, payload)
       } else {
-        conn.fragments = [payload]
-        conn.fragmentsLength = length
-        conn.fragmentsBinary = opcode === 0x2
+        conn.fragments = { parts: [payload], length, binary: opcode === 0x2 }
       }
     }
     if (data.length > 0 && !conn.closed) conn.pending = Buffer.from(data)
@@ -230,12 +256,6 @@ export function createWebSocketServer<C extends Connection> (opts: WebSocketOpti
     opts.close(conn)
   }
 
-  function onEnd (this: Tagged<C>) {
-    // node:http sockets are half-open capable: a client that went away only says 'end'. Finish ours,
-    // so that 'close' follows (and the peer leaves its swarms).
-    this.end()
-  }
-
   function onError (this: Tagged<C>) {
     // ECONNRESET and friends: 'close' follows and cleans up.
     this.destroy()
@@ -243,7 +263,7 @@ export function createWebSocketServer<C extends Connection> (opts: WebSocketOpti
 
   return {
     connections,
-    upgrade (req, socket, head, ip) {
+    upgrade (req, socket, head) {
       const key = req.headers['sec-websocket-key']
       if (req.method !== 'GET') return rejectUpgrade(socket, 405, 'A WebSocket upgrade must be a GET request.')
       if (String(req.headers.upgrade).toLowerCase() !== 'websocket') return rejectUpgrade(socket, 400, 'Only WebSocket upgrades are served here.')
@@ -259,28 +279,25 @@ export function createWebSocketServer<C extends Connection> (opts: WebSocketOpti
       sock.setNoDelay?.(true)
       // The HTTP server's request timeouts no longer apply: quiet connections are the owner's to drop.
       sock.setTimeout?.(0)
-      const base: Connection = {
-        socket,
-        ip,
-        port: (socket as Duplex & { remotePort?: number }).remotePort ?? 0,
-        lastSeen: clock(),
-        pending: null,
-        fragments: null,
-        fragmentsLength: 0,
-        fragmentsBinary: false,
-        closed: false
-      }
-      const conn = opts.open(base, req)
+      // node:http sockets are half-open capable: a client that went away only says 'end' (a FIN).
+      // Without half-open, the stream ends our side itself, so 'close' follows (and the peer leaves its
+      // swarms), with no 'end' listener of ours next to net's own (an array per socket).
+      sock.allowHalfOpen = false
+      const conn = opts.create(socket, clock())
       sock[kConn] = conn
       connections.add(conn)
       sock.on('data', onData)
-      sock.on('end', onEnd)
       sock.on('close', onClose)
       sock.on('error', onError)
       if (head.length > 0) onData.call(sock, head)
     },
     send (conn, text) {
-      write(conn, 0x1, Buffer.from(text))
+      if (!writable(conn)) return
+      // The text is encoded straight into the frame (no Buffer of its own, no concatenation).
+      const length = Buffer.byteLength(text)
+      const f = frame(0x1, length)
+      f.write(text, f.length - length)
+      conn.socket.write(f)
     },
     close,
     closeAll () {
