@@ -8,6 +8,7 @@ import { openSqliteStore } from '../server/src/store/sqlite.ts'
 import { createTorrent, torrentToBase64 } from '../server/src/torrent/license.ts'
 import type { Ctx } from './lib/context.ts'
 import { runLoad, type LoadResult } from './lib/http-load.ts'
+import { InspectorSession, inspectOptions } from './lib/inspector.ts'
 import { settledRss, start, type Proc } from './lib/proc.ts'
 import { row, type Row } from './lib/report.ts'
 import { demoPointers, repoRoot, startCompanion, type Companion } from './lib/trickle.ts'
@@ -153,13 +154,31 @@ async function announceRates (ctx: Ctx) {
   return { free, paid, plain }
 }
 
+/** Least-squares slope of y over x. */
+function slope (points: Array<[number, number]>): number {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const mx = mean(points.map((p) => p[0]))
+  const my = mean(points.map((p) => p[1]))
+  return points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / points.reduce((a, [x]) => a + (x - mx) ** 2, 0)
+}
+
 /**
- * RSS growth of the tracker process per idle WebSocket peer: `count` peers over 10 swarms, opened in
- * two halves from two processes, RSS read (settled) before, between and after. The figure is the slope
- * of a least-squares line through the three readings, which a garbage collection that happens to land
- * before one reading moves less than a single difference.
+ * Memory of the tracker process per idle WebSocket peer, in two passes on one process.
+ *
+ * First (the method before 2026-11-29, kept for comparison): `count` peers over swarms 0-9, opened in
+ * two halves from two processes, RSS read (settled) before, between and after; the slope of a
+ * least-squares line through the three readings. This charges as per-peer cost whatever V8 grows
+ * once while the first thousands of connections arrive: a burst of upgrades allocates about 13 KB per
+ * connection, nearly all of it garbage at once, V8 doubles its young generation (semi-spaces) under that
+ * load, and the pages it touches appear in RSS in steps, wherever the readings happen to fall.
+ *
+ * Then (the figure): `count` more peers over swarms 10-19, in four groups; before each reading the
+ * process collects its garbage (a full, memory-reducing collection asked for through its inspector,
+ * no code in the process under test) and RSS is read (settled); the figure is the slope through the
+ * five readings. It is what each further peer keeps, JS heap and native, with thousands connected.
+ * The JS heap after each collection is kept too.
  */
-async function wsMemory (ctx: Ctx, label: string, proc: Proc, wsUrl: string, count: number) {
+async function wsMemory (ctx: Ctx, label: string, proc: Proc, inspectPort: number, wsUrl: string, count: number) {
   const peersScript = path.join(repoRoot, 'bench/procs/ws-peers.ts')
   // Warm the tracker's code paths first, so that what is measured is per peer and not first use.
   const warm = start({ name: 'ws-peers-warm', script: peersScript, args: [wsUrl, '200', '10', '30000'] })
@@ -170,43 +189,76 @@ async function wsMemory (ctx: Ctx, label: string, proc: Proc, wsUrl: string, cou
   const half = Math.floor(count / 2)
   const groups: Proc[] = []
   let failed = 0
+  let peers = 0
+  const connect = async (n: number, firstSwarm: number) => {
+    const g = start({ name: 'ws-peers', script: peersScript, args: [wsUrl, String(n), '10', '120000', String(firstSwarm)] })
+    groups.push(g)
+    const r = await g.waitForJson<{ answered: number, failed: number }>('ready', 130_000)
+    failed += r.failed
+    peers += r.answered
+  }
+  const gcPoints: Array<[number, number]> = []
+  const heapPoints: Array<[number, number]> = []
+  let session: InspectorSession | undefined
   try {
     for (const n of [half, count - half]) {
-      const peers = start({ name: 'ws-peers', script: peersScript, args: [wsUrl, String(n), '10', '120000'] })
-      groups.push(peers)
-      const r = await peers.waitForJson<{ answered: number, failed: number }>('ready', 130_000)
-      failed += r.failed
-      points.push([points.at(-1)![0] + r.answered, await settledRss(proc, 3000, 7)])
+      await connect(n, 0)
+      points.push([peers, await settledRss(proc, 3000, 7)])
+    }
+    session = await InspectorSession.open(inspectPort)
+    const s = session
+    const afterGc = async () => {
+      await s.collectGarbage()
+      await s.collectGarbage()
+      gcPoints.push([peers, await settledRss(proc, 2000, 5)])
+      heapPoints.push([peers, await s.evaluate<number>('process.memoryUsage().heapUsed') / 1024])
+    }
+    await afterGc()
+    const quarter = Math.floor(count / 4)
+    for (const n of [quarter, quarter, quarter, count - 3 * quarter]) {
+      await connect(n, 10)
+      await afterGc()
     }
   } finally {
+    session?.close()
     for (const g of groups) await g.stop()
   }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
-  const mx = mean(points.map((p) => p[0]))
-  const my = mean(points.map((p) => p[1]))
-  const slopeKiB = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / points.reduce((a, [x]) => a + (x - mx) ** 2, 0)
-  const peers = points.at(-1)![0]
-  const bytesPerPeer = slopeKiB * 1024
-  ctx.say(`  ${label}: ${peers} idle WebSocket peers (${failed} failed): RSS ${points.map((p) => Math.round(p[1] / 1024)).join(' → ')} MiB, ${Math.round(bytesPerPeer)} B per peer`)
-  return { peers, failed, rssKiB: points, bytesPerPeer }
+  const bytesPerPeerOld = slope(points) * 1024
+  const bytesPerPeer = slope(gcPoints) * 1024
+  const heapBytesPerPeer = slope(heapPoints) * 1024
+  const kib = (ps: Array<[number, number]>) => ps.map((p) => Math.round(p[1] / 1024)).join(' → ')
+  ctx.say(`  ${label}: ${peers} idle WebSocket peers (${failed} failed); ${gcPoints[0]![0]} → ${peers} after collections: RSS ${kib(gcPoints)} MiB, ` +
+    `${Math.round(bytesPerPeer)} B per peer (JS heap ${Math.round(heapBytesPerPeer)} B); 0 → ${points.at(-1)![0]} without (the old method): RSS ${kib(points)} MiB, ${Math.round(bytesPerPeerOld)} B per peer`)
+  return {
+    peers,
+    failed,
+    from: gcPoints[0]![0],
+    bytesPerPeer,
+    rssAfterGcKiB: gcPoints,
+    heapBytesPerPeer,
+    heapAfterGcKiB: heapPoints.map(([x, y]) => [x, Math.round(y)]),
+    oldMethod: { peers: points.at(-1)![0], rssKiB: points, bytesPerPeer: bytesPerPeerOld }
+  }
 }
 
 async function memory (ctx: Ctx) {
   const count = ctx.quick ? 2000 : 5000
   await ctx.checkLoad('tracker memory')
-  const c = await startCompanion('tracker-ws-trickle')
+  let inspectPort = await freePort()
+  const c = await startCompanion('tracker-ws-trickle', { NODE_OPTIONS: inspectOptions(inspectPort) })
   let trickle
   try {
-    trickle = await wsMemory(ctx, 'Trickle', c.proc, `${c.url.replace(/^http/, 'ws')}/announce`, count)
+    trickle = await wsMemory(ctx, 'Trickle', c.proc, inspectPort, `${c.url.replace(/^http/, 'ws')}/announce`, count)
   } finally {
     await c.proc.stop()
   }
   const port = await freePort()
-  const bt = start({ name: 'bittorrent-tracker-ws', script: path.join(repoRoot, 'bench/procs/bt-tracker.ts'), args: [String(port)] })
+  inspectPort = await freePort()
+  const bt = start({ name: 'bittorrent-tracker-ws', script: path.join(repoRoot, 'bench/procs/bt-tracker.ts'), args: [String(port)], env: { NODE_OPTIONS: inspectOptions(inspectPort) } })
   let plain
   try {
     await bt.waitForJson('ready', 30_000)
-    plain = await wsMemory(ctx, 'bittorrent-tracker', bt, `ws://127.0.0.1:${port}`, count)
+    plain = await wsMemory(ctx, 'bittorrent-tracker', bt, inspectPort, `ws://127.0.0.1:${port}`, count)
   } finally {
     await bt.stop()
   }
@@ -223,7 +275,7 @@ export async function benchTracker (ctx: Ctx): Promise<{ rows: Row[], details: R
     row({ id: 'tracker.paid-vs-free', metric: 'tracker: paid swarm vs free swarm', unit: '/s', trickle: rates.paid.rps, anchor: rates.free.rps, anchorName: 'Trickle, free torrent', goal: { on: 'ratio', op: '>=', target: 0.9, text: '≥ 0.90x' } }),
     row({ id: 'tracker.cpu.paid-vs-free', metric: 'tracker: companion CPU per announce, paid vs free', unit: 'µs', trickle: rates.paid.cpuPerAnnounceUs, anchor: rates.free.cpuPerAnnounceUs, anchorName: 'Trickle, free torrent' }),
     row({ id: 'tracker.announce.p99', metric: 'tracker: announce latency p99, free torrent', unit: 'ms', trickle: rates.free.p99ms, anchor: rates.plain.p99ms, anchorName: bt }),
-    row({ id: 'tracker.ws.bytes-per-peer', metric: `tracker: memory per idle WebSocket peer (${mem.trickle.peers} peers)`, unit: 'B', trickle: mem.trickle.bytesPerPeer, anchor: mem.plain.bytesPerPeer, anchorName: bt, goal: { on: 'value', op: '<=', target: 4096, text: '≤ 4 KB' } })
+    row({ id: 'tracker.ws.bytes-per-peer', metric: `tracker: memory per idle WebSocket peer (${mem.trickle.from}-${mem.trickle.peers} peers)`, unit: 'B', trickle: mem.trickle.bytesPerPeer, anchor: mem.plain.bytesPerPeer, anchorName: bt, goal: { on: 'value', op: '<=', target: 4096, text: '≤ 4 KB' } })
   ]
   return { rows, details: { peersPerSwarm: PEERS, connections: CONNECTIONS, rounds: ROUNDS, announce: rates, wsMemory: mem } }
 }

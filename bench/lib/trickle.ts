@@ -57,9 +57,10 @@ export async function startCompanion (name: string, env: Record<string, string> 
       TRICKLE_SEED_WEBRTC: 'false',
       // As a server logs in production: JSON lines at the default level (info), here into a file.
       LOG_FORMAT: 'json',
-      // BENCH_PROFILE_DIR=./bench-profiles: a V8 CPU profile of each companion, written when it stops.
-      ...(process.env.BENCH_PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` } : {}),
-      ...env
+      ...env,
+      // BENCH_PROFILE_DIR=./bench-profiles: a V8 CPU profile of each companion, written when it stops
+      // (with any NODE_OPTIONS the caller gives, e.g. the memory measurement's --inspect).
+      ...(process.env.BENCH_PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR} ${env.NODE_OPTIONS ?? ''}`.trim() } : {})
     }
   })
   await waitUntil(`${name} to answer /health`, async () => {

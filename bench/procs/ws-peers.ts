@@ -1,13 +1,15 @@
 // Idle WebTorrent-tracker peers for the memory measurement: opens COUNT WebSockets to the tracker,
 // each announces once (no offers) to one of SWARMS infohashes and waits for the reply, then all stay
 // connected and silent until SIGTERM. Prints {"ready":…} with how many got their reply.
-// Usage: ws-peers.ts WS_URL COUNT SWARMS TIMEOUT_MS
+// Usage: ws-peers.ts WS_URL COUNT SWARMS TIMEOUT_MS [FIRST_SWARM]
+// (the infohashes are those of swarms FIRST_SWARM… FIRST_SWARM+SWARMS-1; default 0)
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
 
-const [url, countText, swarmsText, timeoutText] = process.argv.slice(2)
+const [url, countText, swarmsText, timeoutText, firstSwarmText = '0'] = process.argv.slice(2)
 const count = Number(countText)
-const swarms = Array.from({ length: Number(swarmsText) }, (_v, i) => Buffer.from(`${String(i).padStart(4, '0')}${'b'.repeat(16)}`).toString('latin1'))
+const firstSwarm = Number(firstSwarmText)
+const swarms = Array.from({ length: Number(swarmsText) }, (_v, i) => Buffer.from(`${String(firstSwarm + i).padStart(4, '0')}${'b'.repeat(16)}`).toString('latin1'))
 const deadline = Date.now() + Number(timeoutText)
 const sockets: WebSocket[] = []
 let answered = 0

@@ -54,7 +54,7 @@ if (mode === 'net') {
   const silent = { info () {}, error () {}, warn () {}, debug () {}, trace () {}, fatal () {}, child () { return silent }, level: 'silent', silent () {} }
   const protocol = createTrackerProtocol({ authorize: () => ({ ok: true, role: 'free' }), log: silent as never, intervalMs: 150_000 })
   const srv = http.createServer()
-  srv.on('upgrade', (req, socket, head: Buffer) => { protocol.upgrade(req, socket, head, (socket as import('node:net').Socket).remoteAddress ?? '') })
+  srv.on('upgrade', (req, socket, head: Buffer) => { protocol.upgrade(req, socket, head) })
   srv.listen(port, '127.0.0.1', ready)
 } else {
   const srv = http.createServer()
