@@ -72,8 +72,8 @@ function median (runs: SwarmRun[], failures: number): SwarmResult {
 }
 
 /**
- * Swarms joined, then ROUNDS measured runs each, in alternating order (A B, B A, A B…), so that a
- * machine whose speed drifts during the measurement (this VM's does) moves every swarm alike.
+ * Swarms joined, then ROUNDS measured runs each, in alternating order (A B C, C B A, A B C), so that
+ * a machine whose speed drifts during the measurement (this VM's does) moves every swarm alike.
  */
 export async function loadSwarms (ctx: Ctx, swarms: Swarm[]): Promise<SwarmResult[]> {
   const failures: number[] = []
@@ -117,10 +117,14 @@ async function fundBalances (c: Companion, count: number, amount: bigint): Promi
 }
 
 async function announceRates (ctx: Ctx) {
+  // Both trackers run side by side, each in its own process, and their runs alternate with each other
+  // (see loadSwarms): this VM's speed drifts by up to 2x over minutes, which would otherwise land on
+  // whichever tracker happened to be measured then.
   const c = await startCompanion('tracker-trickle')
-  let free: SwarmResult | undefined
-  let paid: SwarmResult | undefined
+  const port = await freePort()
+  const bt = start({ name: 'bittorrent-tracker', script: path.join(repoRoot, 'bench/procs/bt-tracker.ts'), args: [String(port)] })
   try {
+    await bt.waitForJson('ready', 30_000)
     const demo = await demoPointers(c)
     const data = randomBytes(64 * 1024)
     const ws = `${c.url.replace(/^http/, 'ws')}/announce`
@@ -132,26 +136,19 @@ async function announceRates (ctx: Ctx) {
     await fundBalances(c, PEERS, 1_000_000n)
     // Each paid peer's first announce (joining) spends the price from its own balance; the measured
     // announces are those of peers that have paid.
-    ;[free, paid] = await loadSwarms(ctx, [
+    const [free, paid, plain] = await loadSwarms(ctx, [
       { label: 'Trickle, free torrent', url: c.url, proc: c.proc, infoHash: freeHash, extra: () => '' },
-      { label: 'Trickle, paid torrent', url: c.url, proc: c.proc, infoHash: paidHash, extra: (i) => `&balance=b${i}` }
+      { label: 'Trickle, paid torrent', url: c.url, proc: c.proc, infoHash: paidHash, extra: (i) => `&balance=b${i}` },
+      { label: 'bittorrent-tracker', url: `http://127.0.0.1:${port}`, proc: bt, infoHash: 'f'.repeat(40), extra: () => '' }
     ])
     const left = await (await fetch(`${c.url}/balances/b7`)).text()
     if (left !== String(1_000_000 - 1000)) throw new Error(`balance b7 holds ${left}: the price was not spent exactly once`)
+    if (!free || !paid || !plain) throw new Error('a swarm was not measured')
+    return { free, paid, plain }
   } finally {
     await c.proc.stop()
-  }
-  const port = await freePort()
-  const bt = start({ name: 'bittorrent-tracker', script: path.join(repoRoot, 'bench/procs/bt-tracker.ts'), args: [String(port)] })
-  let plain: SwarmResult | undefined
-  try {
-    await bt.waitForJson('ready', 30_000)
-    ;[plain] = await loadSwarms(ctx, [{ label: 'bittorrent-tracker', url: `http://127.0.0.1:${port}`, proc: bt, infoHash: 'f'.repeat(40), extra: () => '' }])
-  } finally {
     await bt.stop()
   }
-  if (!free || !paid || !plain) throw new Error('a swarm was not measured')
-  return { free, paid, plain }
 }
 
 /** Least-squares slope of y over x. */

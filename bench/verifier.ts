@@ -24,56 +24,86 @@ const RECEIPT_TOTAL = 1_000_000n
 const BALANCES = 1000
 const CONNECTIONS = 32
 
+/** Measured runs per target; each figure is the median run's. */
+const ROUNDS = 3
+
+/** A verifier under load: its receipts (each sent once, in order) and how to stop it. */
 interface Target {
   name: string
   url: string
   proc: Proc
   spendHeaders: Record<string, string>
+  receipts: string[]
+  /** The next receipt to send. */
+  next: number
+  stop: () => Promise<void>
 }
 
-interface Phase { credits: LoadResult, spends: LoadResult, cpuPerCreditUs: number, cpuPerSpendUs: number }
+interface Run extends LoadResult { cpuPerRequestUs: number }
+type Measured = Run & { runs: Run[] }
 
 function signReceipts (seed: Buffer, nonces: Buffer[]): string[] {
   const key = receiptKeyFromSeed(seed)
   return nonces.map((nonce) => encodeReceipt({ nonce, streamId: 1, totalReceived: RECEIPT_TOTAL, secret: receiptSecret(key, nonce) }).toString('base64'))
 }
 
-async function loadTarget (ctx: Ctx, t: Target, receipts: string[], warm: number, count: number): Promise<Phase> {
-  const text = { 'content-type': 'text/plain' }
-  let next = 0
-  const credit = () => {
-    const i = next++
-    // Past the end (autocannon may build a request or two it never sends) a repeated receipt would be
-    // refused; it is never sent within the bound.
-    return { path: `/balances/b${i % BALANCES}:creditReceipt`, body: receipts[Math.min(i, receipts.length - 1)]! }
-  }
-  ctx.say(`  ${t.name}: warm-up`)
-  await runLoad({ url: t.url, method: 'POST', headers: text, connections: CONNECTIONS, durationS: 2, maxRequests: warm, next: credit })
-  next = warm
-  await ctx.checkLoad(`${t.name} credits`)
-  let cpu = t.proc.cpuSeconds()
-  const credits = await runLoad({ url: t.url, method: 'POST', headers: text, connections: CONNECTIONS, durationS: ctx.durationS, maxRequests: count, next: credit })
-  const cpuPerCreditUs = (t.proc.cpuSeconds() - cpu) / credits.ok * 1e6
-  ctx.say(`  ${t.name}: ${Math.round(credits.rps)} credits/s (p50 ${credits.p50ms} ms, p99 ${credits.p99ms} ms, ${credits.non2xx} non-2xx, ${credits.errors} errors)`)
+const text = { 'content-type': 'text/plain' }
 
-  let s = 0
-  const spend = () => ({ path: `/balances/b${s++ % BALANCES}:spend`, body: '1' })
-  await ctx.checkLoad(`${t.name} spends`)
-  cpu = t.proc.cpuSeconds()
-  const spends = await runLoad({ url: t.url, method: 'POST', headers: { ...text, ...t.spendHeaders }, connections: CONNECTIONS, durationS: ctx.durationS, maxRequests: count, next: spend })
-  const cpuPerSpendUs = (t.proc.cpuSeconds() - cpu) / spends.ok * 1e6
-  ctx.say(`  ${t.name}: ${Math.round(spends.rps)} spends/s (p50 ${spends.p50ms} ms, p99 ${spends.p99ms} ms, ${spends.non2xx} non-2xx, ${spends.errors} errors)`)
-  return { credits, spends, cpuPerCreditUs: round(cpuPerCreditUs, 1), cpuPerSpendUs: round(cpuPerSpendUs, 1) }
+/** One load run of credits: each request a receipt not sent before, to the balances in turn. */
+async function creditRun (ctx: Ctx, t: Target, maxRequests: number, durationS: number): Promise<Run> {
+  // Past the end (autocannon may build a request or two it never sends) a repeated receipt would be
+  // refused; it is never sent within the bound.
+  const credit = () => {
+    const i = t.next++
+    return { path: `/balances/b${i % BALANCES}:creditReceipt`, body: t.receipts[Math.min(i, t.receipts.length - 1)]! }
+  }
+  const cpu = t.proc.cpuSeconds()
+  const r = await runLoad({ url: t.url, method: 'POST', headers: text, connections: CONNECTIONS, durationS, maxRequests, next: credit })
+  return { ...r, cpuPerRequestUs: round((t.proc.cpuSeconds() - cpu) / r.ok * 1e6, 1) }
 }
 
-async function benchTrickle (ctx: Ctx, warm: number, count: number): Promise<Phase> {
+async function spendRun (t: Target, maxRequests: number, durationS: number): Promise<Run> {
+  let s = 0
+  const spend = () => ({ path: `/balances/b${s++ % BALANCES}:spend`, body: '1' })
+  const cpu = t.proc.cpuSeconds()
+  const r = await runLoad({ url: t.url, method: 'POST', headers: { ...text, ...t.spendHeaders }, connections: CONNECTIONS, durationS, maxRequests, next: spend })
+  return { ...r, cpuPerRequestUs: round((t.proc.cpuSeconds() - cpu) / r.ok * 1e6, 1) }
+}
+
+function median (runs: Run[]): Measured {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps)
+  return { ...sorted[Math.floor(sorted.length / 2)]!, runs }
+}
+
+/**
+ * ROUNDS runs of `run` for every target, in alternating order (A B C, C B A, A B C): this VM's speed
+ * drifts by up to 2x over minutes, and alternating lets a drift move every target alike.
+ */
+async function alternate (ctx: Ctx, what: string, targets: Target[], run: (t: Target) => Promise<Run>): Promise<Measured[]> {
+  const runs: Run[][] = targets.map(() => [])
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = targets.map((_t, i) => i)
+    if (r % 2 === 1) order.reverse()
+    for (const i of order) {
+      const t = targets[i]!
+      await ctx.checkLoad(`${t.name} ${what}`)
+      const result = await run(t)
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`${t.name} ${what}: ${result.non2xx} non-2xx (${JSON.stringify(result.statusCodes)}), ${result.errors} errors`)
+      ctx.say(`  ${t.name}: ${Math.round(result.rps)} ${what}/s (p50 ${result.p50ms} ms, p99 ${result.p99ms} ms, ${result.cpuPerRequestUs} µs CPU each)`)
+      runs[i]!.push(result)
+    }
+  }
+  return runs.map(median)
+}
+
+async function startTrickle (receiptsNeeded: number): Promise<Target> {
   const c = await startCompanion('verifier-trickle')
   try {
     const demo = await demoPointers(c)
     // The real path once: an SPSP query to the proxy pointer stores a nonce row like those written below.
     const spsp = await fetch(demo.proxyPointer, { headers: { accept: 'application/spsp4+json' } })
     if (!spsp.ok || (await spsp.json() as { receipts_enabled?: boolean }).receipts_enabled !== true) throw new Error('the proxy pointer gave no receipts')
-    const nonces = Array.from({ length: warm + count + 1000 }, () => randomBytes(16))
+    const nonces = Array.from({ length: receiptsNeeded }, () => randomBytes(16))
     // Through Trickle's own store (a second connection to its SQLite file, as a second process may).
     const store = openSqliteStore(c.database)
     const issuedAt = Date.now()
@@ -81,26 +111,31 @@ async function benchTrickle (ctx: Ctx, warm: number, count: number): Promise<Pha
     for (const n of nonces) await store.putNonce({ nonce: n.toString('base64'), proxyId: demo.proxyId, spspEndpoint: demo.walletPointer, issuedAt })
     store.db.exec('COMMIT')
     await store.close()
-    const receipts = signReceipts(c.seed, nonces)
-    return await loadTarget(ctx, { name: 'Trickle', url: c.url, proc: c.proc, spendHeaders: c.auth('spend') }, receipts, warm, count)
-  } finally {
+    return { name: 'Trickle', url: c.url, proc: c.proc, spendHeaders: c.auth('spend'), receipts: signReceipts(c.seed, nonces), next: 0, stop: () => c.proc.stop() }
+  } catch (err) {
     await c.proc.stop()
+    throw err
   }
 }
 
-async function benchReceiptVerifier (ctx: Ctx, warm: number, count: number): Promise<Phase> {
+async function startReceiptVerifier (receiptsNeeded: number): Promise<Target> {
   const redis = await RedisConnection.open()
+  const cleanup = async () => {
+    await redis.command('FLUSHDB').catch(() => {})
+    redis.close()
+  }
   try {
     await redis.command('SELECT', REDIS_DB)
     const size = await redis.command('DBSIZE') as number
     if (size > 0 && await redis.command('EXISTS', MARKER) !== 1) {
+      redis.close()
       throw new Error(`Redis database ${REDIS_DB} holds ${size} keys that are not the bench's; pick an empty one with BENCH_REDIS_DB`)
     }
     // Ours from here on (and left over from an interrupted run otherwise): start clean.
     await redis.command('FLUSHDB')
     await redis.command('SET', MARKER, 'trickle bench/verifier.ts')
     const seed = randomBytes(32)
-    const nonces = Array.from({ length: warm + count + 1000 }, () => randomBytes(16))
+    const nonces = Array.from({ length: receiptsNeeded }, () => randomBytes(16))
     for (let i = 0; i < nonces.length; i += 5000) {
       // What its SPSP proxy does per query (Redis.setReceiptTTL): a hash with a dummy field, and a TTL.
       await redis.pipeline(nonces.slice(i, i + 5000).flatMap((n) => {
@@ -108,7 +143,6 @@ async function benchReceiptVerifier (ctx: Ctx, warm: number, count: number): Pro
         return [['HSET', key, 'dummy', '0'], ['EXPIRE', key, '3600']]
       }))
     }
-    const receipts = signReceipts(seed, nonces)
     const port = await freePort()
     const proc = start({
       name: 'receipt-verifier',
@@ -126,55 +160,70 @@ async function benchReceiptVerifier (ctx: Ctx, warm: number, count: number): Pro
     })
     try {
       await proc.waitForLine(/Balances API listening/, 30_000)
-      return await loadTarget(ctx, { name: '@coil/receipt-verifier', url: `http://127.0.0.1:${port}`, proc, spendHeaders: {} }, receipts, warm, count)
-    } finally {
+    } catch (err) {
       await proc.stop()
+      throw err
     }
-  } finally {
-    await redis.command('FLUSHDB').catch(() => {})
-    redis.close()
+    return {
+      name: '@coil/receipt-verifier', url: `http://127.0.0.1:${port}`, proc, spendHeaders: {}, receipts: signReceipts(seed, nonces), next: 0,
+      stop: async () => { await proc.stop(); await cleanup() }
+    }
+  } catch (err) {
+    await cleanup()
+    throw err
   }
 }
 
-/** The same credit requests against a bare node:http server that does no work (bench/procs/http-floor.ts). */
-async function benchHttpFloor (ctx: Ctx, count: number): Promise<LoadResult & { cpuPerRequestUs: number }> {
+/**
+ * The same credit requests against a bare node:http server that does no work
+ * (bench/procs/http-floor.ts): the bodies are as long as a receipt, and it never reads them.
+ */
+async function startHttpFloor (): Promise<Target> {
   const port = await freePort()
   const proc = start({ name: 'http-floor', script: path.join(repoRoot, 'bench/procs/http-floor.ts'), args: [String(port)] })
-  try {
-    await proc.waitForJson('ready', 30_000)
-    const url = `http://127.0.0.1:${port}`
-    // Bodies as long as a receipt; the server never reads them.
-    const body = 'A'.repeat(80)
-    let i = 0
-    const next = () => ({ path: `/balances/b${i++ % BALANCES}:creditReceipt`, body })
-    await runLoad({ url, method: 'POST', headers: { 'content-type': 'text/plain' }, connections: CONNECTIONS, durationS: 2, maxRequests: 5000, next })
-    await ctx.checkLoad('bare node:http')
-    const cpu = proc.cpuSeconds()
-    const r = await runLoad({ url, method: 'POST', headers: { 'content-type': 'text/plain' }, connections: CONNECTIONS, durationS: ctx.durationS, maxRequests: count, next })
-    const cpuPerRequestUs = round((proc.cpuSeconds() - cpu) / r.ok * 1e6, 1)
-    ctx.say(`  bare node:http: ${Math.round(r.rps)} requests/s (p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, ${cpuPerRequestUs} µs CPU each)`)
-    return { ...r, cpuPerRequestUs }
-  } finally {
-    await proc.stop()
-  }
+  await proc.waitForJson('ready', 30_000)
+  return { name: 'bare node:http', url: `http://127.0.0.1:${port}`, proc, spendHeaders: {}, receipts: ['A'.repeat(80)], next: 0, stop: () => proc.stop() }
 }
 
 export async function benchVerifier (ctx: Ctx): Promise<{ rows: Row[], details: Record<string, unknown> }> {
   const warm = ctx.quick ? 2000 : 5000
   const count = ctx.quick ? 30_000 : 200_000
-  const trickle = await benchTrickle(ctx, warm, count)
-  const anchor = await benchReceiptVerifier(ctx, warm, count)
-  const floor = await benchHttpFloor(ctx, count)
+  const needed = warm + ROUNDS * (count + 100)
+  // All three run side by side, each in its own process; their runs alternate (see `alternate`).
+  const targets: Target[] = []
+  let credits: Measured[]
+  let spends: Measured[]
+  try {
+    targets.push(await startTrickle(needed))
+    targets.push(await startReceiptVerifier(needed))
+    targets.push(await startHttpFloor())
+    for (const t of targets) {
+      ctx.say(`  ${t.name}: warm-up`)
+      await creditRun(ctx, t, warm, 2)
+    }
+    credits = await alternate(ctx, 'credits', targets, (t) => creditRun(ctx, t, count, ctx.durationS))
+    spends = await alternate(ctx, 'spends', targets.slice(0, 2), (t) => spendRun(t, count, ctx.durationS))
+  } finally {
+    for (const t of targets) await t.stop()
+  }
+  const [trickle, anchor, floor] = credits as [Measured, Measured, Measured]
+  const [trickleSpends, anchorSpends] = spends as [Measured, Measured]
   const rv = '@coil/receipt-verifier 1.0.3'
   const rows = [
-    row({ id: 'verifier.credits', metric: 'verifier: receipts credited/s', unit: '/s', trickle: trickle.credits.rps, anchor: anchor.credits.rps, anchorName: rv, goal: { on: 'ratio', op: '>=', target: 5, text: '≥ 5x' } }),
-    row({ id: 'verifier.credits.cpu', metric: 'verifier: server CPU per credit', unit: 'µs', trickle: trickle.cpuPerCreditUs, anchor: anchor.cpuPerCreditUs, anchorName: rv }),
-    row({ id: 'verifier.http-floor', metric: 'verifier: the same requests to bare node:http (no work): the ceiling', unit: '/s', trickle: floor.rps, anchor: anchor.credits.rps, anchorName: rv, note: 'not Trickle: the most requests/s any verifier on node:http could answer here' }),
-    row({ id: 'verifier.credits.p50', metric: 'verifier: credit latency p50', unit: 'ms', trickle: trickle.credits.p50ms, anchor: anchor.credits.p50ms, anchorName: rv }),
-    row({ id: 'verifier.credits.p99', metric: 'verifier: credit latency p99', unit: 'ms', trickle: trickle.credits.p99ms, anchor: anchor.credits.p99ms, anchorName: rv }),
-    row({ id: 'verifier.spends', metric: 'verifier: spends/s', unit: '/s', trickle: trickle.spends.rps, anchor: anchor.spends.rps, anchorName: rv }),
-    row({ id: 'verifier.spends.p50', metric: 'verifier: spend latency p50', unit: 'ms', trickle: trickle.spends.p50ms, anchor: anchor.spends.p50ms, anchorName: rv }),
-    row({ id: 'verifier.spends.p99', metric: 'verifier: spend latency p99', unit: 'ms', trickle: trickle.spends.p99ms, anchor: anchor.spends.p99ms, anchorName: rv })
+    row({ id: 'verifier.credits', metric: 'verifier: receipts credited/s', unit: '/s', trickle: trickle.rps, anchor: anchor.rps, anchorName: rv, goal: { on: 'ratio', op: '>=', target: 5, text: '≥ 5x' } }),
+    row({ id: 'verifier.credits.cpu', metric: 'verifier: server CPU per credit', unit: 'µs', trickle: trickle.cpuPerRequestUs, anchor: anchor.cpuPerRequestUs, anchorName: rv }),
+    row({ id: 'verifier.http-floor', metric: 'verifier: the same requests to bare node:http (no work): the ceiling', unit: '/s', trickle: floor.rps, anchor: anchor.rps, anchorName: rv, note: 'not Trickle: the most requests/s any verifier on node:http could answer here' }),
+    row({ id: 'verifier.credits.p50', metric: 'verifier: credit latency p50', unit: 'ms', trickle: trickle.p50ms, anchor: anchor.p50ms, anchorName: rv }),
+    row({ id: 'verifier.credits.p99', metric: 'verifier: credit latency p99', unit: 'ms', trickle: trickle.p99ms, anchor: anchor.p99ms, anchorName: rv }),
+    row({ id: 'verifier.spends', metric: 'verifier: spends/s', unit: '/s', trickle: trickleSpends.rps, anchor: anchorSpends.rps, anchorName: rv }),
+    row({ id: 'verifier.spends.p50', metric: 'verifier: spend latency p50', unit: 'ms', trickle: trickleSpends.p50ms, anchor: anchorSpends.p50ms, anchorName: rv }),
+    row({ id: 'verifier.spends.p99', metric: 'verifier: spend latency p99', unit: 'ms', trickle: trickleSpends.p99ms, anchor: anchorSpends.p99ms, anchorName: rv })
   ]
-  return { rows, details: { connections: CONNECTIONS, balances: BALANCES, warmup: warm, maxRequests: count, trickle, receiptVerifier: anchor, httpFloor: floor, redisDb: Number(REDIS_DB) } }
+  return {
+    rows,
+    details: {
+      connections: CONNECTIONS, balances: BALANCES, warmup: warm, maxRequests: count, rounds: ROUNDS,
+      trickle: { credits: trickle, spends: trickleSpends }, receiptVerifier: { credits: anchor, spends: anchorSpends }, httpFloor: floor, redisDb: Number(REDIS_DB)
+    }
+  }
 }
