@@ -1,6 +1,7 @@
 // Builds the companion server (never listens: server.ts does). Tests build it with `inject`.
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Type } from 'typebox'
 import type { Config } from './config.ts'
@@ -36,8 +37,23 @@ export interface DemoInfo {
   proxyPointer: string
 }
 
+/** Answers a GET request straight from node:http (see `rawGet`). */
+export type RawGetHandler = (req: IncomingMessage, res: ServerResponse) => void
+
 declare module 'fastify' {
-  interface FastifyInstance { config: Config, demo?: DemoInfo }
+  interface FastifyInstance {
+    config: Config
+    demo?: DemoInfo
+    /**
+     * Answers GET requests for this path straight from node:http, before Fastify sees them: for the
+     * BitTorrent announce and scrape only, which every client of every torrent sends every few minutes,
+     * which read their own query (raw bytes), and whose replies are bencoded, not JSON. Fastify's
+     * request and reply objects, query parsing and hooks cost more than the announce itself (about
+     * 40 µs of 85 on this machine). The same path stays a Fastify route too, for the OpenAPI document
+     * and for `inject`; only a listening server takes the short way.
+     */
+    rawGet (path: string, handler: RawGetHandler): void
+  }
 }
 
 export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
@@ -49,7 +65,26 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
 }
 
 export async function buildApp (config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const rawGets = new Map<string, RawGetHandler>()
   const app = Fastify({
+    // As Fastify's own HTTP/1 server (lib/server.js), with the paths of `rawGet` answered first.
+    serverFactory: (handler, options) => {
+      const server = createServer((req, res) => {
+        if (rawGets.size > 0 && req.method === 'GET') {
+          const url = req.url ?? ''
+          const q = url.indexOf('?')
+          const raw = rawGets.get(q < 0 ? url : url.slice(0, q))
+          if (raw) return answerRaw(raw, req, res)
+        }
+        handler(req, res)
+      })
+      // Fastify fills these in with its defaults (72 s keep-alive, no request or connection timeout).
+      const timeouts = options as { keepAliveTimeout?: number, requestTimeout?: number, connectionTimeout?: number }
+      if (timeouts.keepAliveTimeout !== undefined) server.keepAliveTimeout = timeouts.keepAliveTimeout
+      if (timeouts.requestTimeout !== undefined) server.requestTimeout = timeouts.requestTimeout
+      if (timeouts.connectionTimeout !== undefined) server.setTimeout(timeouts.connectionTimeout)
+      return server
+    },
     logger: opts.logger ?? loggerOptions(config),
     // Receipts and amounts are tiny; nothing this server accepts is larger than this.
     bodyLimit: 64 * 1024,
@@ -58,7 +93,24 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  /** A `rawGet` route, with what Fastify would add: a 500 instead of a crash, and a debug line per request. */
+  function answerRaw (raw: RawGetHandler, req: IncomingMessage, res: ServerResponse) {
+    const level = app.log.level
+    if (level === 'debug' || level === 'trace') {
+      const start = performance.now()
+      res.once('finish', () => { app.log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - start) }, 'request') })
+    }
+    try {
+      raw(req, res)
+    } catch (err) {
+      app.log.error({ err, url: req.url }, 'request failed')
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+      res.end('internal server error\n')
+    }
+  }
+
   app.decorate('config', config)
+  app.decorate('rawGet', (path: string, handler: RawGetHandler) => { rawGets.set(path, handler) })
   app.addSchema(ErrorReply)
 
   app.setErrorHandler((err: Error & { statusCode?: number, code?: string, validation?: unknown }, req, reply) => {

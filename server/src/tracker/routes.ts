@@ -2,7 +2,7 @@
 // tracker on the same /announce URL, and the creator's torrent registrations.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Type } from 'typebox'
 import { sendError } from '../http-errors.ts'
 import { Amount, bearer, errorRef } from '../schemas/common.ts'
@@ -71,6 +71,21 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // by themselves.
   app.addHook('preClose', async () => { tracker.close() })
 
+  // Announce and scrape read their own query from the raw URL (info_hash and peer_id are bytes, not
+  // text: a UTF-8 decoded copy would lose them) and answer bencoded, as BitTorrent clients expect (a
+  // `failure reason`, not a JSON 400). A listening server answers them straight from node:http
+  // (app.rawGet: they are most of a tracker's requests); the Fastify routes below document them and
+  // serve `inject`.
+  const remoteIp = (req: IncomingMessage) => (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '')
+  const announce = (req: IncomingMessage, res: ServerResponse) => {
+    const body = tracker.protocol.announce(req.url ?? '', remoteIp(req))
+    if (body instanceof Promise) void body.then((b) => { sendBencoded(res, b) })
+    else sendBencoded(res, body)
+  }
+  const scrape = (req: IncomingMessage, res: ServerResponse) => { sendBencoded(res, tracker.protocol.scrape(req.url ?? '')) }
+  app.rawGet('/announce', announce)
+  app.rawGet('/scrape', scrape)
+
   app.route({
     method: 'GET',
     url: '/announce',
@@ -92,15 +107,11 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }, { additionalProperties: true }),
       response: { 200: bencodedReply('Peers, or a failure reason') }
     },
-    // The schema documents the parameters; the handler reads them from the raw URL itself, once,
-    // because info_hash and peer_id are bytes, not text (a UTF-8 decoded copy would lose them), and a
-    // BitTorrent client wants a bencoded `failure reason`, not a JSON 400.
+    // The schema documents the parameters; the handler reads them from the raw URL itself, once.
     validatorCompiler: () => () => true,
     handler: (req, reply) => {
       reply.hijack()
-      const body = tracker.protocol.announce(req.raw.url ?? '', req.ip.replace(/^::ffff:/, ''))
-      if (body instanceof Promise) void body.then((b) => { sendBencoded(reply.raw, b) })
-      else sendBencoded(reply.raw, body)
+      announce(req.raw, reply.raw)
     }
   })
 
@@ -113,7 +124,7 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, (req, reply) => {
     reply.hijack()
-    sendBencoded(reply.raw, tracker.protocol.scrape(req.raw.url ?? ''))
+    scrape(req.raw, reply.raw)
   })
 
   app.post('/torrents', {
