@@ -12,7 +12,7 @@ import type { Ctx } from './lib/context.ts'
 import { runLoad, type LoadResult } from './lib/http-load.ts'
 import { start, type Proc } from './lib/proc.ts'
 import { RedisConnection } from './lib/redis.ts'
-import { row, type Row } from './lib/report.ts'
+import { medianPair, row, type Row } from './lib/report.ts'
 import { demoPointers, repoRoot, startCompanion } from './lib/trickle.ts'
 import { freePort, round } from './lib/util.ts'
 
@@ -210,12 +210,12 @@ export async function benchVerifier (ctx: Ctx): Promise<{ rows: Row[], details: 
   const [trickleSpends, anchorSpends] = spends as [Measured, Measured]
   const rv = '@coil/receipt-verifier 1.0.3'
   const rows = [
-    row({ id: 'verifier.credits', metric: 'verifier: receipts credited/s', unit: '/s', trickle: trickle.rps, anchor: anchor.rps, anchorName: rv, goal: { on: 'ratio', op: '>=', target: 5, text: '≥ 5x' } }),
-    row({ id: 'verifier.credits.cpu', metric: 'verifier: server CPU per credit', unit: 'µs', trickle: trickle.cpuPerRequestUs, anchor: anchor.cpuPerRequestUs, anchorName: rv }),
-    row({ id: 'verifier.http-floor', metric: 'verifier: the same requests to bare node:http (no work): the ceiling', unit: '/s', trickle: floor.rps, anchor: anchor.rps, anchorName: rv, note: 'not Trickle: the most requests/s any verifier on node:http could answer here' }),
+    row({ id: 'verifier.credits', metric: 'verifier: receipts credited/s', unit: '/s', ...medianPair(trickle.runs.map((r) => r.rps), anchor.runs.map((r) => r.rps)), anchorName: rv, goal: { on: 'ratio', op: '>=', target: 5, text: '≥ 5x' } }),
+    row({ id: 'verifier.credits.cpu', metric: 'verifier: server CPU per credit', unit: 'µs', ...medianPair(trickle.runs.map((r) => r.cpuPerRequestUs), anchor.runs.map((r) => r.cpuPerRequestUs)), anchorName: rv }),
+    row({ id: 'verifier.http-floor', metric: 'verifier: the same requests to bare node:http (no work): the ceiling', unit: '/s', ...medianPair(floor.runs.map((r) => r.rps), anchor.runs.map((r) => r.rps)), anchorName: rv, note: 'not Trickle: the most requests/s any verifier on node:http could answer here' }),
     row({ id: 'verifier.credits.p50', metric: 'verifier: credit latency p50', unit: 'ms', trickle: trickle.p50ms, anchor: anchor.p50ms, anchorName: rv }),
     row({ id: 'verifier.credits.p99', metric: 'verifier: credit latency p99', unit: 'ms', trickle: trickle.p99ms, anchor: anchor.p99ms, anchorName: rv }),
-    row({ id: 'verifier.spends', metric: 'verifier: spends/s', unit: '/s', trickle: trickleSpends.rps, anchor: anchorSpends.rps, anchorName: rv }),
+    row({ id: 'verifier.spends', metric: 'verifier: spends/s', unit: '/s', ...medianPair(trickleSpends.runs.map((r) => r.rps), anchorSpends.runs.map((r) => r.rps)), anchorName: rv }),
     row({ id: 'verifier.spends.p50', metric: 'verifier: spend latency p50', unit: 'ms', trickle: trickleSpends.p50ms, anchor: anchorSpends.p50ms, anchorName: rv }),
     row({ id: 'verifier.spends.p99', metric: 'verifier: spend latency p99', unit: 'ms', trickle: trickleSpends.p99ms, anchor: anchorSpends.p99ms, anchorName: rv })
   ]

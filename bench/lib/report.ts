@@ -26,6 +26,18 @@ export interface Row {
   note?: string
 }
 
+/**
+ * Of runs measured in rounds, Trickle's and the anchor's run of one round side by side: the round
+ * whose ratio is the median. Runs of one round ran minutes (or seconds) apart, so a drift in the
+ * machine's speed moves both; a median taken of each target alone would pair a fast minute of one
+ * with a slow minute of the other.
+ */
+export function medianPair (trickle: number[], anchor: number[]): { trickle: number, anchor: number } {
+  const pairs = trickle.map((t, i) => [t, anchor[i]!] as const).sort((a, b) => a[0] / a[1] - b[0] / b[1])
+  const [t, a] = pairs[Math.floor(pairs.length / 2)]!
+  return { trickle: t, anchor: a }
+}
+
 export function row (r: Omit<Row, 'ratio' | 'pass'>): Row {
   const ratio = Number.isFinite(r.anchor) && r.anchor !== 0 ? r.trickle / r.anchor : Number.NaN
   let pass: boolean | undefined
