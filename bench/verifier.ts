@@ -50,7 +50,7 @@ function signReceipts (seed: Buffer, nonces: Buffer[]): string[] {
 const text = { 'content-type': 'text/plain' }
 
 /** One load run of credits: each request a receipt not sent before, to the balances in turn. */
-async function creditRun (ctx: Ctx, t: Target, maxRequests: number, durationS: number): Promise<Run> {
+async function creditRun (t: Target, maxRequests: number, durationS: number): Promise<Run> {
   // Past the end (autocannon may build a request or two it never sends) a repeated receipt would be
   // refused; it is never sent within the bound.
   const credit = () => {
@@ -199,9 +199,9 @@ export async function benchVerifier (ctx: Ctx): Promise<{ rows: Row[], details: 
     targets.push(await startHttpFloor())
     for (const t of targets) {
       ctx.say(`  ${t.name}: warm-up`)
-      await creditRun(ctx, t, warm, 2)
+      await creditRun(t, warm, 2)
     }
-    credits = await alternate(ctx, 'credits', targets, (t) => creditRun(ctx, t, count, ctx.durationS))
+    credits = await alternate(ctx, 'credits', targets, (t) => creditRun(t, count, ctx.durationS))
     spends = await alternate(ctx, 'spends', targets.slice(0, 2), (t) => spendRun(t, count, ctx.durationS))
   } finally {
     for (const t of targets) await t.stop()

@@ -2,7 +2,7 @@
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Type } from 'typebox'
 import type { Config } from './config.ts'
 import { sendError } from './http-errors.ts'
@@ -64,6 +64,12 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
   }
 }
 
+/** Whether the one-line-per-request log is on (debug and below). */
+const logsEachRequest = (log: FastifyBaseLogger) => log.level === 'debug' || log.level === 'trace'
+/** That line, for Fastify's routes (onResponse hook) and `rawGet` ones alike. */
+const requestLine = (method: string | undefined, url: string | undefined, status: number, ms: number) =>
+  ({ method, url, status, ms: Math.round(ms) })
+
 export async function buildApp (config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const rawGets = new Map<string, RawGetHandler>()
   const app = Fastify({
@@ -95,10 +101,9 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
 
   /** A `rawGet` route, with what Fastify would add: a 500 instead of a crash, and a debug line per request. */
   function answerRaw (raw: RawGetHandler, req: IncomingMessage, res: ServerResponse) {
-    const level = app.log.level
-    if (level === 'debug' || level === 'trace') {
+    if (logsEachRequest(app.log)) {
       const start = performance.now()
-      res.once('finish', () => { app.log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - start) }, 'request') })
+      res.once('finish', () => { app.log.debug(requestLine(req.method, req.url, res.statusCode, performance.now() - start), 'request') })
     }
     try {
       raw(req, res)
@@ -126,8 +131,8 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   // it is written: at the default level this runs for every request and should cost next to nothing.
   app.addHook('onResponse', (req, reply, done) => {
     const failed = reply.statusCode >= 500
-    if (failed || req.log.level === 'debug' || req.log.level === 'trace') {
-      const line = { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }
+    if (failed || logsEachRequest(req.log)) {
+      const line = requestLine(req.method, req.url, reply.statusCode, reply.elapsedTime)
       if (failed) req.log.warn(line, 'request failed')
       else req.log.debug(line, 'request')
     }
