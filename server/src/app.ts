@@ -8,6 +8,7 @@ import type { Config } from './config.ts'
 import { sendError } from './http-errors.ts'
 import ilpNetworkPlugin from './plugins/ilp-network.ts'
 import openapiPlugin from './plugins/openapi.ts'
+import rateLimitPlugin from './plugins/rate-limit.ts'
 import secretsPlugin from './plugins/secrets.ts'
 import sealedPlugin from './sealed/plugin.ts'
 import sealedRoutes from './sealed/routes.ts'
@@ -75,7 +76,9 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   const app = Fastify({
     // As Fastify's own HTTP/1 server (lib/server.js), with the paths of `rawGet` answered first.
     serverFactory: (handler, options) => {
-      const server = createServer((req, res) => {
+      // Node checks request and header timeouts every connectionsCheckingInterval (30 s by default),
+      // which would let a slow client keep a request open up to 30 s past its deadline.
+      const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
         if (rawGets.size > 0 && req.method === 'GET') {
           const url = req.url ?? ''
           const q = url.indexOf('?')
@@ -87,11 +90,19 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
       // Fastify fills these in with its defaults (72 s keep-alive, no request or connection timeout).
       const timeouts = options as { keepAliveTimeout?: number, requestTimeout?: number, connectionTimeout?: number }
       if (timeouts.keepAliveTimeout !== undefined) server.keepAliveTimeout = timeouts.keepAliveTimeout
-      if (timeouts.requestTimeout !== undefined) server.requestTimeout = timeouts.requestTimeout
+      if (timeouts.requestTimeout !== undefined) {
+        server.requestTimeout = timeouts.requestTimeout
+        // A slowloris sends headers a byte at a time: they get a third of the request's time, at most 10 s.
+        server.headersTimeout = Math.min(10_000, Math.ceil(timeouts.requestTimeout / 3))
+      }
       if (timeouts.connectionTimeout !== undefined) server.setTimeout(timeouts.connectionTimeout)
       return server
     },
     logger: opts.logger ?? loggerOptions(config),
+    // A request's headers and body must arrive within this (Fastify's default, 0, never cuts off a
+    // client that sends one byte every few seconds); 408 and the connection closes.
+    requestTimeout: config.httpRequestTimeoutSeconds * 1000,
+    trustProxy: config.trustProxy,
     // Receipts and amounts are tiny; nothing this server accepts is larger than this.
     bodyLimit: 64 * 1024,
     // One line per request at info drowns what matters (payments, registrations); see the onResponse hook.
@@ -145,6 +156,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     methods: ['GET', 'POST', 'PATCH', 'DELETE'],
     allowedHeaders: ['content-type', 'authorization', 'receipt-nonce', 'receipt-secret', 'web-monetization-id']
   })
+  await app.register(rateLimitPlugin, { perMinute: config.httpRateLimitPerMinute, spspPerAddress: config.spspRateLimitPerAddress, spspPerProxy: config.spspRateLimitPerProxy })
   await app.register(openapiPlugin, { publicUrl: config.publicUrl, version: VERSION })
   await app.register(storePlugin, { database: config.database })
   await app.register(secretsPlugin, { adminToken: config.adminToken, spendToken: config.spendToken, receiptSeed: config.receiptSeed })
@@ -162,7 +174,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(walletPlugin, { publicUrl: config.publicUrl })
   await app.register(verifierPlugin, { publicUrl: config.publicUrl, ttlSeconds: config.receiptTtlSeconds, now: opts.now })
   await app.register(pullPlugin, { publicUrl: config.publicUrl, signingKey: config.pullSigningKey, rates: config.pullRates, webhookBackoffMs: config.pullWebhookBackoffMs, now: opts.now })
-  await app.register(trackerPlugin, { publicUrl: config.publicUrl, open: config.trackerOpen, intervalMs: config.trackerIntervalSeconds * 1000 })
+  await app.register(trackerPlugin, { publicUrl: config.publicUrl, open: config.trackerOpen, intervalMs: config.trackerIntervalSeconds * 1000, limits: config.trackerLimits })
   await app.register(seederPlugin, { publicUrl: config.publicUrl, seeds: config.seeds, pointer: config.seedPointer, webrtc: config.seedWebrtc })
   await app.register(sealedPlugin, { sealSecret: config.sealSecret, grantTtlSeconds: config.sealGrantTtlSeconds, now: opts.now })
   await app.register(walletRoutes)

@@ -1,9 +1,11 @@
 // Every setting of the companion server, in one table: the README's settings table is generated
 // from it (`npm run settings-table`) and a test checks that the two agree.
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { SeedEntry } from './seeder/plugin.ts'
 import { parseSeedSettings } from './seeder/settings.ts'
 import { parseRates, type ExchangeRate } from './pull/rates.ts'
+import type { TrackerLimits } from './tracker/protocol.ts'
 
 export type SettingKind = 'string' | 'port' | 'integer' | 'amount' | 'list' | 'boolean'
 
@@ -42,6 +44,17 @@ export const SETTINGS = [
   { env: 'TRICKLE_PULL_WEBHOOK_BACKOFF', kind: 'list', default: '1000,10000,60000,600000,3600000', description: 'Milliseconds to wait before each retry of a failed pull webhook; one attempt plus one per entry, then it is given up.' },
   { env: 'TRICKLE_TRACKER_OPEN', kind: 'boolean', default: 'true', description: 'Whether the tracker (`/announce`) also serves infohashes nobody registered (free torrents), as a public tracker does; paid torrents are always registered (`POST /torrents`).' },
   { env: 'TRICKLE_TRACKER_INTERVAL', kind: 'integer', default: '150', description: 'Seconds between the announces the tracker asks of HTTP clients; WebSocket (WebRTC) clients are asked every fifth of it, which is also how soon a failed WebRTC connection is tried again.' },
+  { env: 'TRICKLE_TRACKER_MAX_CONNECTIONS', kind: 'integer', default: '', description: 'WebSocket tracker connections open at once, from everyone; more are refused (503) until some close. Default: three quarters of the process\'s open-file limit (`ulimit -n`), at most 50000, so HTTP requests and the database always have descriptors left.' },
+  { env: 'TRICKLE_TRACKER_MAX_CONNECTIONS_PER_ADDRESS', kind: 'integer', default: '64', description: 'WebSocket tracker connections open at once from one IP address (a browser opens one per tracker); 0 for no limit.' },
+  { env: 'TRICKLE_TRACKER_MAX_SWARMS', kind: 'integer', default: '100000', description: 'Swarms (infohashes with peers) the tracker keeps; announces that would start another are refused until swarms empty. Registered torrents always get theirs.' },
+  { env: 'TRICKLE_TRACKER_MAX_SWARMS_PER_CONNECTION', kind: 'integer', default: '100', description: 'Swarms one WebSocket connection may be in at once (one client shares its socket between its torrents); the creator\'s seeders are exempt.' },
+  { env: 'TRICKLE_TRACKER_MAX_MESSAGES_PER_MINUTE', kind: 'integer', default: '600', description: 'Messages (announces, answers, scrapes) one WebSocket connection may send per minute, in bursts of as many; a connection that sends more is closed (1008).' },
+  { env: 'TRICKLE_TRACKER_FULL_SCRAPE', kind: 'boolean', default: 'false', description: 'Whether `/scrape` without `info_hash` lists every active swarm; by default it answers only for the infohashes asked for.' },
+  { env: 'TRICKLE_HTTP_REQUEST_TIMEOUT', kind: 'integer', default: '30', description: 'Seconds a client has to send a whole HTTP request (headers within 10 of them), after which it gets 408 and the connection closes; WebSocket frames get 10 s each.' },
+  { env: 'TRICKLE_RATE_LIMIT', kind: 'integer', default: '1000', description: 'Requests per minute one IP address may make to the HTTP API (announce and scrape have their own limits); then 429 with `Retry-After`. 0 turns it off.' },
+  { env: 'TRICKLE_SPSP_RATE_LIMIT_PER_ADDRESS', kind: 'integer', default: '30', description: 'SPSP queries per minute one IP address may make to one proxy pointer (`/p/{id}`; each asks the receiver and issues a receipt nonce). 0 turns it off.' },
+  { env: 'TRICKLE_SPSP_RATE_LIMIT_PER_PROXY', kind: 'integer', default: '1200', description: 'SPSP queries per minute one proxy pointer answers, from all addresses together. 0 turns it off.' },
+  { env: 'TRICKLE_TRUST_PROXY', kind: 'boolean', default: 'false', description: 'Whether the companion runs behind a reverse proxy whose `X-Forwarded-For` names the client: rate limits and per-address limits then count the forwarded address. Leave it off when clients connect directly (they could forge the header).' },
   { env: 'TRICKLE_SEED', kind: 'list', default: '', description: 'Files or folders (the files directly inside) the companion seeds over TCP and WebRTC, comma-separated, relative to the working directory; `FILE=PRICE` gives one its own price, `=free` makes it free.' },
   { env: 'TRICKLE_SEED_PRICE', kind: 'string', default: '', description: 'Price of each `TRICKLE_SEED` file without its own, as `AMOUNT CODE/SCALE` (`100 USD/2` is 1.00 USD), or `free`.' },
   { env: 'TRICKLE_SEED_POINTER', kind: 'string', default: '', description: 'Payment pointer that seeded files are paid to (a proxy pointer is registered for it). Default: the demo account\'s proxy pointer.' },
@@ -80,6 +93,12 @@ export interface Config {
   pullWebhookBackoffMs: number[]
   trackerOpen: boolean
   trackerIntervalSeconds: number
+  trackerLimits: TrackerLimits
+  httpRequestTimeoutSeconds: number
+  httpRateLimitPerMinute: number
+  spspRateLimitPerAddress: number
+  spspRateLimitPerProxy: number
+  trustProxy: boolean
   seeds: SeedEntry[]
   seedPointer?: string
   seedWebrtc: boolean
@@ -87,6 +106,22 @@ export interface Config {
   sealGrantTtlSeconds: number
   logLevel: string
   logFormat: 'pretty' | 'json'
+}
+
+/**
+ * Three quarters of the soft open-file limit (Linux: /proc/self/limits), at most 50,000. Every
+ * WebSocket is a descriptor; past the limit accept() fails for everyone, HTTP and database included.
+ */
+export function defaultMaxConnections (limitsText?: string): number {
+  let limit = 1024
+  try {
+    const text = limitsText ?? readFileSync('/proc/self/limits', 'utf8')
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(text)
+    if (m) limit = m[1] === 'unlimited' ? 1_000_000 : Number(m[1])
+  } catch {
+    // Not Linux: assume the common default of 1024.
+  }
+  return Math.max(16, Math.min(50_000, Math.floor(limit * 0.75)))
 }
 
 export class ConfigError extends Error {
@@ -201,6 +236,19 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
     pullWebhookBackoffMs: backoff.map(Number),
     trackerOpen: flag('TRICKLE_TRACKER_OPEN'),
     trackerIntervalSeconds: integer(env, 'TRICKLE_TRACKER_INTERVAL', 5, 24 * 3600),
+    trackerLimits: {
+      maxConnections: read(env, 'TRICKLE_TRACKER_MAX_CONNECTIONS') === '' ? defaultMaxConnections() : integer(env, 'TRICKLE_TRACKER_MAX_CONNECTIONS', 1, 10_000_000),
+      maxConnectionsPerAddress: integer(env, 'TRICKLE_TRACKER_MAX_CONNECTIONS_PER_ADDRESS', 0, 10_000_000),
+      maxSwarms: integer(env, 'TRICKLE_TRACKER_MAX_SWARMS', 1, 100_000_000),
+      maxSwarmsPerConnection: integer(env, 'TRICKLE_TRACKER_MAX_SWARMS_PER_CONNECTION', 1, 1_000_000),
+      maxMessagesPerMinute: integer(env, 'TRICKLE_TRACKER_MAX_MESSAGES_PER_MINUTE', 1, 100_000_000),
+      fullScrape: flag('TRICKLE_TRACKER_FULL_SCRAPE')
+    },
+    httpRequestTimeoutSeconds: integer(env, 'TRICKLE_HTTP_REQUEST_TIMEOUT', 1, 3600),
+    httpRateLimitPerMinute: integer(env, 'TRICKLE_RATE_LIMIT', 0, 100_000_000),
+    spspRateLimitPerAddress: integer(env, 'TRICKLE_SPSP_RATE_LIMIT_PER_ADDRESS', 0, 100_000_000),
+    spspRateLimitPerProxy: integer(env, 'TRICKLE_SPSP_RATE_LIMIT_PER_PROXY', 0, 100_000_000),
+    trustProxy: flag('TRICKLE_TRUST_PROXY'),
     seeds,
     seedPointer: optional('TRICKLE_SEED_POINTER'),
     seedWebrtc: flag('TRICKLE_SEED_WEBRTC'),

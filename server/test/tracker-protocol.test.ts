@@ -3,65 +3,11 @@
 // stopped, numwant, eviction, expiry, scrape). The paid gate on the full stack is tracker.test.ts.
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { createServer, type Server } from 'node:http'
-import { connect, type AddressInfo } from 'node:net'
-import test, { type TestContext } from 'node:test'
+import test from 'node:test'
 import bencode from 'bencode'
-import pino from 'pino'
-import WebSocket from 'ws'
 import { bencode as encode } from '../src/tracker/bencode.ts'
-import { binaryParamHex, createTrackerProtocol, parseHttpAnnounce, type Gate, type TrackerProtocol } from '../src/tracker/protocol.ts'
-
-const log = pino({ level: 'silent' })
-const IH = '6162'.repeat(10)
-const binary = (hex: string) => Buffer.from(hex, 'hex').toString('latin1')
-const pct = (hex: string) => hex.replace(/../g, '%$&')
-const peerHex = (n: number) => Buffer.from(`-TT0001-${String(n).padStart(12, '0')}`).toString('hex')
-
-/** A plain node:http server whose only job is to host the protocol, as the companion's does. */
-async function host (t: TestContext, gate: Gate = () => ({ ok: true, role: 'free' }), extra: { now?: () => number, maxSwarmPeers?: number, maxMessageBytes?: number } = {}) {
-  const protocol = createTrackerProtocol({ authorize: gate, log, intervalMs: 100_000, ...extra })
-  const server: Server = createServer((req, res) => {
-    const ip = req.socket.remoteAddress!.replace(/^::ffff:/, '')
-    const body = req.url!.startsWith('/scrape') ? protocol.scrape(req.url!) : protocol.announce(req.url!, ip)
-    void Promise.resolve(body).then((b) => res.end(b))
-  })
-  server.on('upgrade', (req, socket, head) => { protocol.upgrade(req, socket, head) })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const port = (server.address() as AddressInfo).port
-  t.after(async () => {
-    protocol.close()
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  })
-  return { protocol, port, url: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}/announce` }
-}
-
-async function announce (url: string, params: Record<string, string | number>) {
-  const query = Object.entries(params).map(([k, v]) => `${k}=${k === 'info_hash' || k === 'peer_id' ? pct(String(v)) : encodeURIComponent(String(v))}`).join('&')
-  const res = await fetch(`${url}/announce?${query}`)
-  return bencode.decode(new Uint8Array(await res.arrayBuffer())) as Record<string, unknown>
-}
-const text = (v: unknown) => new TextDecoder().decode(v as Uint8Array)
-
-/** A `ws` client with an inbox of parsed JSON messages. */
-async function wsClient (url: string) {
-  const socket = new WebSocket(url)
-  const inbox: Array<Record<string, unknown>> = []
-  const waiters: Array<() => void> = []
-  socket.on('message', (data) => { inbox.push(JSON.parse(String(data))); waiters.splice(0).forEach((w) => w()) })
-  await once(socket, 'open')
-  return {
-    socket,
-    send: (msg: Record<string, unknown>) => socket.send(JSON.stringify(msg)),
-    async next (): Promise<Record<string, unknown>> {
-      while (inbox.length === 0) await new Promise<void>((resolve) => waiters.push(resolve))
-      return inbox.shift()!
-    },
-    inbox
-  }
-}
+import { binaryParamHex, parseHttpAnnounce, type Gate } from '../src/tracker/protocol.ts'
+import { announce, binary, frame, host, IH, pct, peerHex, rawSocket, text, wsClient } from './protocol-host.ts'
 
 test('parsing an HTTP announce: binary params, defaults, and what is refused', () => {
   assert.equal(binaryParamHex(pct(IH)), IH)
@@ -186,9 +132,12 @@ test('WebSocket: a refused announce gets its reason and nothing moves; a peer id
   seeder.send({ action: 'announce', info_hash: binary(IH), peer_id: binary(peerHex(1)), left: 0, balance: 'paid', offers: [] })
   assert.equal((await seeder.next()).complete, 1)
   const thief = await wsClient(ws)
-  thief.send({ action: 'announce', info_hash: binary(IH), peer_id: binary(peerHex(1)), left: 10, offers: [{ offer: { sdp: 'x' }, offer_id: 'x'.repeat(20) }] })
+  thief.send({ action: 'announce', info_hash: binary(IH), peer_id: binary(peerHex(2)), left: 10, offers: [{ offer: { sdp: 'x' }, offer_id: 'x'.repeat(20) }] })
   assert.deepEqual(await thief.next(), { action: 'announce', 'failure reason': 'Payment required (payment_required)', info_hash: binary(IH) })
-  thief.send({ action: 'announce', info_hash: binary(IH), peer_id: binary(peerHex(1)), to_peer_id: binary(peerHex(1)), answer: { sdp: 'y' }, offer_id: 'x'.repeat(20) })
+  // The seeder's own peer id from another connection is refused before the gate is even asked.
+  thief.send({ action: 'announce', info_hash: binary(IH), peer_id: binary(peerHex(1)), left: 10, offers: [{ offer: { sdp: 'x' }, offer_id: 'x'.repeat(20) }] })
+  assert.match(String((await thief.next())['failure reason']), /peer_id_in_use/)
+  thief.send({ action: 'announce', info_hash: binary(IH), peer_id: binary(peerHex(2)), to_peer_id: binary(peerHex(1)), answer: { sdp: 'y' }, offer_id: 'x'.repeat(20) })
   assert.match(String((await thief.next())['failure reason']), /payment_required/)
   await new Promise((resolve) => setTimeout(resolve, 50))
   assert.equal(seeder.inbox.length, 0, 'the seeder got no offer and no answer')
@@ -198,29 +147,6 @@ test('WebSocket: a refused announce gets its reason and nothing moves; a peer id
   thief.socket.send('not json')
   assert.equal((await thief.next())['failure reason'], 'invalid JSON')
 })
-
-/** Raw frames on a plain TCP socket, after a hand-made handshake. */
-async function rawSocket (port: number, path = '/announce') {
-  const socket = connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`)
-  let received = Buffer.alloc(0)
-  socket.on('data', (d: Buffer) => { received = Buffer.concat([received, d]) })
-  const closed = once(socket, 'close')
-  const read = async (predicate: (b: Buffer) => boolean) => {
-    for (let i = 0; i < 100 && !predicate(received); i++) await new Promise((resolve) => setTimeout(resolve, 10))
-    return received
-  }
-  return { socket, read, closed }
-}
-const frame = (opcode: number, payload: Buffer, opts: { fin?: boolean, masked?: boolean } = {}) => {
-  const mask = Buffer.from([1, 2, 3, 4])
-  const body = Buffer.from(payload)
-  if (opts.masked !== false) for (let i = 0; i < body.length; i++) body[i]! ^= mask[i & 3]!
-  const len = body.length < 126 ? Buffer.from([body.length]) : Buffer.from([126, body.length >> 8, body.length & 0xff])
-  len[0]! |= opts.masked === false ? 0 : 0x80
-  return Buffer.concat([Buffer.from([(opts.fin === false ? 0 : 0x80) | opcode]), len, opts.masked === false ? Buffer.alloc(0) : mask, body])
-}
 
 test('WebSocket transport: handshake (RFC 6455 example key), fragments, ping, close; malformed frames close with the right code', { timeout: 20_000 }, async (t) => {
   const hosted = await host(t, undefined, { maxMessageBytes: 1024 })

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { openSqliteTrackerStore } from './store.ts'
 import { createTrackerService, type TrackerService } from './service.ts'
+import type { TrackerLimits } from './protocol.ts'
 
 declare module 'fastify' {
   interface FastifyInstance { tracker: TrackerService }
@@ -11,6 +12,7 @@ export interface TrackerPluginOptions {
   /** Serve infohashes nobody registered (free torrents), as a public tracker does. */
   open: boolean
   intervalMs?: number
+  limits?: Partial<TrackerLimits>
 }
 
 export default fp(async function trackerPlugin (app, opts: TrackerPluginOptions) {
@@ -30,7 +32,8 @@ export default fp(async function trackerPlugin (app, opts: TrackerPluginOptions)
     adminToken: app.secrets.adminToken,
     open: opts.open,
     log: app.log,
-    intervalMs: opts.intervalMs
+    intervalMs: opts.intervalMs,
+    ...(opts.limits ? { limits: opts.limits } : {})
   })
   app.decorate('tracker', tracker)
   app.addHook('onClose', async () => { tracker.close() })

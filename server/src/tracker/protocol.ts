@@ -20,10 +20,11 @@ import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import { bencode, failureReply, type Bencodable } from './bencode.ts'
 import { PeerList, Swarm, type Peer } from './swarm.ts'
-import { Connection, createWebSocketServer, rejectUpgrade } from './websocket.ts'
+import { CloseCode, Connection, createWebSocketServer, rejectUpgrade } from './websocket.ts'
 
 export type Authorization =
-  | { ok: true, role: 'free' | 'seeder' | 'paid' }
+  // 'open': an infohash nobody registered, served because the tracker is open (capped by maxSwarms).
+  | { ok: true, role: 'free' | 'open' | 'seeder' | 'paid' }
   | { ok: false, reason: string }
 
 export interface Credentials {
@@ -36,6 +37,31 @@ export interface Credentials {
 /** Answers at once when it can (free torrents, pairs already paid); a promise only when it must spend. */
 export type Gate = (infoHash: string, credentials: Credentials) => Authorization | Promise<Authorization>
 
+/** What one client may cost the tracker; each is a setting (server/src/config.ts). */
+export interface TrackerLimits {
+  /** WebSocket connections open at once, from everyone. */
+  maxConnections: number
+  /** WebSocket connections open at once from one address; 0: no limit. */
+  maxConnectionsPerAddress: number
+  /** Swarms kept in all; announces for unregistered infohashes that would start another are refused. */
+  maxSwarms: number
+  /** Swarms one WebSocket connection may be in (the creator's seeders are exempt). */
+  maxSwarmsPerConnection: number
+  /** Messages one WebSocket connection may send per minute (a bucket of as many, refilled evenly). */
+  maxMessagesPerMinute: number
+  /** Whether a scrape without info_hash lists every swarm. */
+  fullScrape: boolean
+}
+
+export const DEFAULT_TRACKER_LIMITS: TrackerLimits = {
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 64,
+  maxSwarms: 100_000,
+  maxSwarmsPerConnection: 100,
+  maxMessagesPerMinute: 600,
+  fullScrape: false
+}
+
 export interface TrackerProtocolOptions {
   authorize: Gate
   log: FastifyBaseLogger
@@ -45,6 +71,7 @@ export interface TrackerProtocolOptions {
   maxSwarmPeers?: number
   /** Largest WebSocket message (an announce with its offers' SDPs). */
   maxMessageBytes?: number
+  limits?: Partial<TrackerLimits>
   now?: () => number
 }
 
@@ -61,12 +88,16 @@ export interface TrackerProtocol {
   announce (url: string, ip: string): Buffer | Promise<Buffer>
   /** GET /scrape: the bencoded counts of the infohashes asked (all when none is). */
   scrape (url: string): Buffer
-  /** The server's 'upgrade' event for /announce. */
-  upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void
+  /**
+   * The server's 'upgrade' event for /announce. `address` is the client's IP address as the limits
+   * count it (default: the socket's; behind a trusted reverse proxy, the forwarded one).
+   */
+  upgrade (req: IncomingMessage, socket: Duplex, head: Buffer, address?: string): void
   /** Forget a swarm (a torrent was registered or removed): its peers must announce again through the gate. */
   reset (infoHash: string): void
   stats (infoHash: string): SwarmStats | undefined
   readonly connections: number
+  readonly swarms: number
   /** Drops expired peers and quiet connections (runs on a timer; exposed for tests). */
   sweep (): void
   close (): void
@@ -76,6 +107,38 @@ export interface TrackerProtocol {
 const DEFAULT_NUMWANT = 50
 const MAX_NUMWANT = 82
 const EVENTS = new Set(['started', 'stopped', 'completed', 'update', 'paused', 'empty', ''])
+/** Offers one announce may carry: bittorrent-tracker's client sends at most 10 (websocket-tracker.js). */
+const MAX_OFFERS = 20
+/** An SDP with every ICE candidate gathered (bittorrent-tracker signals without trickle) is a few KB. */
+const MAX_SDP = 32 * 1024
+/** Infohashes one scrape may ask about. */
+const MAX_SCRAPE = 100
+/** RFC 6455 §7.4.1: the server met a condition that prevented it from fulfilling the request. */
+const INTERNAL_ERROR = 1011
+
+/**
+ * A WebRTC session description as simple-peer (bittorrent-tracker's WebRTC layer) signals it, rebuilt
+ * from its two fields: the tracker relays what a browser produced, never an attacker's object as it
+ * came (a nested one would be re-serialised into every recipient's socket, or throw on the way).
+ */
+function sessionDescription (value: unknown, type: 'offer' | 'answer'): { type: string, sdp: string } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const v = value as { type?: unknown, sdp?: unknown }
+  if (typeof v.sdp !== 'string' || v.sdp.length === 0 || v.sdp.length > MAX_SDP) return undefined
+  if (v.type !== undefined && v.type !== type) return undefined
+  return { type, sdp: v.sdp }
+}
+
+/** An offer id: bittorrent-tracker makes 20 random bytes, as hex (or, in old clients, a binary string). */
+const offerId = (value: unknown): string | undefined =>
+  typeof value === 'string' && value.length > 0 && value.length <= 64 ? value : undefined
+
+/** A short description of an untrusted value for a failure reason: never its content past a few characters. */
+function describe (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value)
+  if (Array.isArray(value)) return 'an array'
+  return value === null ? 'null' : typeof value
+}
 
 const fromHexDigit = (c: number) => c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
 
@@ -252,7 +315,16 @@ class TrackerConnection extends Connection {
    * its torrents): most connections announce one torrent, held here without an array.
    */
   peers: Peer | Peer[] | null = null
+  /** The client's address, as the per-address limit counts it. */
+  address = ''
+  /** The tracker's clock at the last announce (pings do not count: they keep no peer alive). */
+  announced = 0
+  /** Messages it may still send now, and when that was last topped up (token bucket, whole seconds). */
+  budget = 0
+  budgetAt = 0
 }
+
+const peerCount = (conn: TrackerConnection) => conn.peers === null ? 0 : Array.isArray(conn.peers) ? conn.peers.length : 1
 
 function addConnectionPeer (conn: TrackerConnection, peer: Peer) {
   const peers = conn.peers
@@ -273,7 +345,19 @@ function removeConnectionPeer (conn: TrackerConnection, peer: Peer) {
 
 export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerProtocol {
   const now = opts.now ?? Date.now
+  const limits: TrackerLimits = { ...DEFAULT_TRACKER_LIMITS, ...opts.limits }
   const swarms = new Map<string, Swarm>()
+  /** Open WebSocket connections per address (only while the per-address limit is on). */
+  const perAddress = new Map<string, number>()
+  // A limit that bites is logged the first time, then at most once a minute with how often it bit.
+  const bitten = new Map<string, { at: number, count: number }>()
+  function limitHit (limit: string, detail: Record<string, unknown> = {}) {
+    const t = now()
+    const b = bitten.get(limit)
+    if (b && t - b.at < 60_000) { b.count++; return }
+    opts.log.warn({ limit, ...detail, ...(b && b.count > 0 ? { timesSinceLastLine: b.count } : {}) }, `tracker limit reached: ${limit}`)
+    bitten.set(limit, { at: t, count: 0 })
+  }
   const maxPeers = opts.maxSwarmPeers ?? 10_000
   const httpInterval = Math.ceil(opts.intervalMs / 1000)
   // bittorrent-tracker asks WebSocket clients every fifth of the interval (server.js), as WebRTC
@@ -290,6 +374,13 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     if (!swarm) swarms.set(infoHash, swarm = new Swarm())
     return swarm
   }
+  /** An unregistered infohash may start a swarm only while there are fewer than maxSwarms. */
+  const swarmRefused = (infoHash: string, role: Authorization & { ok: true }) => {
+    if (role.role !== 'open' || swarms.has(infoHash) || swarms.size < limits.maxSwarms) return false
+    limitHit('maxSwarms', { swarms: swarms.size })
+    return true
+  }
+  const TRACKER_FULL = 'this tracker serves as many swarms as it can; try again later (too_many_swarms)'
 
   function evictOldest (swarm: Swarm, peers: PeerList) {
     const oldest = peers.oldest()
@@ -354,8 +445,10 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     return Buffer.concat([Buffer.from(`${counts}5:peers${peers4.length}:`, 'latin1'), peers4, Buffer.from(`6:peers6${peers6.length}:`, 'latin1'), peers6, Buffer.from('e')])
   }
 
-  function refusal (result: Authorization): string | undefined {
-    return result.ok ? undefined : result.reason
+  function httpDecide (a: HttpAnnounce, ip: string, r: Authorization): Buffer {
+    if (!r.ok) return failureReply(r.reason)
+    if (swarmRefused(a.infoHash, r)) return failureReply(TRACKER_FULL)
+    return httpReply(a, ip)
   }
 
   function announce (url: string, ip: string): Buffer | Promise<Buffer> {
@@ -363,21 +456,20 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     if (typeof a === 'string') return failureReply(a)
     const result = opts.authorize(a.infoHash, { balance: a.balance, seederToken: a.seederToken })
     if (result instanceof Promise) {
-      return result.then((r) => {
-        const refused = refusal(r)
-        return refused !== undefined ? failureReply(refused) : httpReply(a, ip)
-      }, (err: unknown) => {
+      return result.then((r) => httpDecide(a, ip, r), (err: unknown) => {
         opts.log.error({ err, infoHash: a.infoHash }, 'tracker gate failed')
         return failureReply('the tracker could not check this announce; try again later (internal_error)')
       })
     }
-    const refused = refusal(result)
-    return refused !== undefined ? failureReply(refused) : httpReply(a, ip)
+    return httpDecide(a, ip, result)
   }
 
   function scrapeFiles (infoHashes: string[]): Record<string, Bencodable> {
     const files: Record<string, Bencodable> = {}
-    for (const infoHash of infoHashes.length > 0 ? infoHashes : [...swarms.keys()]) {
+    // Without info_hash, BEP 48 means "every torrent": which swarms exist is nobody's business unless
+    // the operator says so (fullScrape).
+    const asked = infoHashes.length > 0 ? infoHashes : limits.fullScrape ? [...swarms.keys()] : []
+    for (const infoHash of asked) {
       const swarm = swarms.get(infoHash)
       // downloaded: completions seen, and never fewer than the peers complete now (bittorrent-tracker
       // reports only the latter, as a lower bound).
@@ -388,12 +480,36 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
 
   // ---- WebSocket --------------------------------------------------------------------------------
 
+  /** The address of the upgrade being answered (see `upgrade`). */
+  let upgradingFrom = ''
   const wss = createWebSocketServer<TrackerConnection>({
     maxPayload: opts.maxMessageBytes ?? 256 * 1024,
-    create: (socket, now) => new TrackerConnection(socket, now),
+    create (socket, t) {
+      const conn = new TrackerConnection(socket, t)
+      conn.address = upgradingFrom
+      conn.announced = t
+      conn.budget = limits.maxMessagesPerMinute
+      conn.budgetAt = t
+      if (upgradingFrom !== '') perAddress.set(upgradingFrom, (perAddress.get(upgradingFrom) ?? 0) + 1)
+      return conn
+    },
     clock,
-    message: onMessage,
+    message (conn, text) {
+      try {
+        onMessage(conn, text)
+      } catch (err) {
+        // Nothing a client sends may end the process; a message we cannot handle ends its connection.
+        opts.log.warn({ err: (err as Error).message }, 'tracker message failed; closing its connection')
+        wss.close(conn, INTERNAL_ERROR, 'message could not be handled')
+      }
+    },
+    onLimit: (_conn, what) => { limitHit(what) },
     close (conn) {
+      if (conn.address !== '' && limits.maxConnectionsPerAddress > 0) {
+        const n = (perAddress.get(conn.address) ?? 1) - 1
+        if (n <= 0) perAddress.delete(conn.address)
+        else perAddress.set(conn.address, n)
+      }
       const peers = conn.peers
       if (peers === null) return
       conn.peers = null
@@ -405,7 +521,22 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
 
   const sendJson = (conn: TrackerConnection, value: Json) => { wss.send(conn, JSON.stringify(value)) }
 
+  /** Takes one message from the connection's budget; false (and the connection closed) when spent. */
+  function withinBudget (conn: TrackerConnection): boolean {
+    const t = clock()
+    const per = limits.maxMessagesPerMinute
+    if (t > conn.budgetAt) {
+      conn.budget = Math.min(per, conn.budget + Math.floor(((t - conn.budgetAt) * per) / 60))
+      conn.budgetAt = t
+    }
+    if (conn.budget > 0) { conn.budget--; return true }
+    limitHit('maxMessagesPerMinute')
+    wss.close(conn, CloseCode.PolicyViolation, 'too many messages')
+    return false
+  }
+
   function onMessage (conn: TrackerConnection, text: string) {
+    if (!withinBudget(conn)) return
     let msg: unknown
     try {
       msg = JSON.parse(text)
@@ -415,16 +546,22 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return sendJson(conn, { 'failure reason': 'invalid message' })
     const m = msg as Json
     if (m.action === 'scrape') return wsScrape(conn, m)
-    if (m.action !== 'announce') return sendJson(conn, { 'failure reason': `invalid action in WS request: ${String(m.action)}` })
+    if (m.action !== 'announce') return sendJson(conn, { 'failure reason': `invalid action in WS request: ${describe(m.action)}` })
     const infoHash = binaryStringHex(m.info_hash)
     if (!infoHash) return sendJson(conn, { 'failure reason': 'invalid info_hash' })
     const peerId = binaryStringHex(m.peer_id)
     if (!peerId) return sendJson(conn, { action: 'announce', 'failure reason': 'invalid peer_id', info_hash: m.info_hash })
-    if (m.answer !== undefined && !binaryStringHex(m.to_peer_id)) {
-      return sendJson(conn, { action: 'announce', 'failure reason': 'invalid `to_peer_id` (required with `answer`)', info_hash: m.info_hash })
+    const refuse = (reason: string) => { sendJson(conn, { action: 'announce', 'failure reason': reason, info_hash: m.info_hash }) }
+    if (m.answer !== undefined) {
+      if (!binaryStringHex(m.to_peer_id)) return refuse('invalid `to_peer_id` (required with `answer`)')
+      if (!sessionDescription(m.answer, 'answer')) return refuse('invalid `answer`: expected {type: "answer", sdp} as WebRTC makes it')
+      if (!offerId(m.offer_id)) return refuse('invalid `offer_id` (required with `answer`)')
     }
+    if (m.offers !== undefined && (!Array.isArray(m.offers) || m.offers.length > MAX_OFFERS)) return refuse(`invalid \`offers\`: expected an array of at most ${MAX_OFFERS}`)
+    if (m.event !== undefined && typeof m.event !== 'string') return refuse('invalid event')
     const event = typeof m.event === 'string' ? m.event : ''
-    if (!EVENTS.has(event)) return sendJson(conn, { action: 'announce', 'failure reason': 'invalid event', info_hash: m.info_hash })
+    if (!EVENTS.has(event)) return refuse('invalid event')
+    if (m.left !== undefined && m.left !== null && typeof m.left !== 'number' && typeof m.left !== 'string') return refuse('invalid left')
 
     // A peer this connection already announced was let in by the gate: answers carry no credentials
     // (bittorrent-tracker's client sends only to_peer_id, answer and offer_id), and re-announces need
@@ -432,16 +569,35 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     // any offer, a connection cannot be borrowed.
     const member = swarms.get(infoHash)?.ws.get(peerId)
     if (member && member.conn === conn) return wsAnnounce(conn, m, infoHash, peerId, event)
+    // A peer id belongs to the connection that first announced it, until it leaves or expires: peer ids
+    // are public (every offer carries one), so a second connection claiming one would receive the
+    // offers meant for it (the seeder's, say). Refused before the gate, so nobody pays for it.
+    if (member) {
+      limitHit('peerIdInUse', { infoHash })
+      return refuse('this peer_id is in use by another connection; pick a new one or wait for it to expire (peer_id_in_use)')
+    }
     const result = opts.authorize(infoHash, { balance: m.balance, seederToken: m.seeder_token })
     const decide = (r: Authorization) => {
       if (conn.closed) return
-      if (!r.ok) return sendJson(conn, { action: 'announce', 'failure reason': r.reason, info_hash: m.info_hash })
+      if (!r.ok) return refuse(r.reason)
+      if (swarmRefused(infoHash, r)) return refuse(TRACKER_FULL)
+      if (r.role !== 'seeder' && peerCount(conn) >= limits.maxSwarmsPerConnection && !swarms.get(infoHash)?.ws.get(peerId)) {
+        limitHit('maxSwarmsPerConnection', { swarms: peerCount(conn) })
+        return refuse(`one connection may be in at most ${limits.maxSwarmsPerConnection} swarms (too_many_swarms)`)
+      }
+      const other = swarms.get(infoHash)?.ws.get(peerId)
+      // Another connection took the id while the gate was deciding.
+      if (other && other.conn !== conn) return refuse('this peer_id is in use by another connection (peer_id_in_use)')
       wsAnnounce(conn, m, infoHash, peerId, event)
     }
+    const failed = (err: unknown) => {
+      opts.log.error({ err, infoHash }, 'tracker gate failed')
+      decide({ ok: false, reason: 'the tracker could not check this announce; try again later (internal_error)' })
+    }
     if (result instanceof Promise) {
-      result.then(decide, (err: unknown) => {
-        opts.log.error({ err, infoHash }, 'tracker gate failed')
-        decide({ ok: false, reason: 'the tracker could not check this announce; try again later (internal_error)' })
+      result.then(decide, failed).catch((err: unknown) => {
+        opts.log.warn({ err: (err as Error).message }, 'tracker message failed; closing its connection')
+        wss.close(conn, INTERNAL_ERROR, 'message could not be handled')
       })
     } else {
       decide(result)
@@ -451,12 +607,8 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
   function wsAnnounce (conn: TrackerConnection, m: Json, infoHash: string, peerId: string, event: string) {
     const swarm = swarmFor(infoHash)
     let peer = swarm.ws.get(peerId)
-    if (peer && peer.conn !== conn) {
-      // The same peer id on a new connection: the client reconnected (the old one is dead or dying).
-      dropPeer(swarm, swarm.ws, peer)
-      peer = undefined
-    }
-    const left = Number(m.left)
+    conn.announced = clock()
+    const left = typeof m.left === 'number' ? m.left : typeof m.left === 'string' ? Number(m.left) : NaN
     const complete = left === 0 || event === 'completed'
     if (event === 'stopped') {
       if (peer) dropPeer(swarm, swarm.ws, peer)
@@ -477,7 +629,15 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       sendJson(conn, { action: 'announce', interval: wsInterval, info_hash: m.info_hash, complete: swarm.complete, incomplete: swarm.incomplete })
     }
     if (Array.isArray(m.offers) && event !== 'stopped') {
-      const offers = (m.offers as unknown[]).filter((o): o is Json => typeof o === 'object' && o !== null && 'offer' in o && 'offer_id' in o)
+      // Only well-formed offers go out, each rebuilt from its fields; the rest are dropped silently,
+      // as bittorrent-tracker drops offers it cannot use.
+      const offers: Array<{ offer: { type: string, sdp: string }, offer_id: string }> = []
+      for (const o of m.offers as unknown[]) {
+        if (typeof o !== 'object' || o === null) continue
+        const offer = sessionDescription((o as Json).offer, 'offer')
+        const id = offerId((o as Json).offer_id)
+        if (offer && id) offers.push({ offer, offer_id: id })
+      }
       const targets = swarm.ws.pick(Math.min(offers.length, MAX_NUMWANT), peer)
       targets.forEach((target, i) => {
         sendJson(target.conn as TrackerConnection, { action: 'announce', offer: offers[i]!.offer, offer_id: offers[i]!.offer_id, peer_id: m.peer_id, info_hash: m.info_hash })
@@ -485,12 +645,13 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     }
     if (m.answer !== undefined) {
       const to = swarm.ws.get(binaryStringHex(m.to_peer_id)!)
-      if (to) sendJson(to.conn as TrackerConnection, { action: 'announce', answer: m.answer, offer_id: m.offer_id, peer_id: m.peer_id, info_hash: m.info_hash })
+      if (to) sendJson(to.conn as TrackerConnection, { action: 'announce', answer: sessionDescription(m.answer, 'answer'), offer_id: m.offer_id, peer_id: m.peer_id, info_hash: m.info_hash })
     }
   }
 
   function wsScrape (conn: TrackerConnection, m: Json) {
     const asked = m.info_hash === undefined ? [] : Array.isArray(m.info_hash) ? m.info_hash : [m.info_hash]
+    if (asked.length > MAX_SCRAPE) return sendJson(conn, { action: 'scrape', 'failure reason': `at most ${MAX_SCRAPE} infohashes per scrape` })
     const hexes: string[] = []
     for (const value of asked) {
       const hex = binaryStringHex(value)
@@ -504,12 +665,15 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     const expired = clock() - peerTtl
     for (const [infoHash, swarm] of swarms) {
       for (let p = swarm.http.oldest(); p && p.seen < expired; p = swarm.http.oldest()) swarm.remove(swarm.http, p)
+      // A WebSocket peer lives by its announces too, not by its connection: a connection kept open
+      // with pings alone keeps no swarm alive.
+      for (let p = swarm.ws.oldest(); p && p.seen < expired; p = swarm.ws.oldest()) dropPeer(swarm, swarm.ws, p)
       if (swarm.size === 0) swarms.delete(infoHash)
     }
-    // WebSocket clients announce five times per interval; one silent for longer than an HTTP peer may
-    // be is gone (a half-open TCP connection never says so itself).
+    // WebSocket clients announce five times per interval; one that has not announced for longer than
+    // an HTTP peer may be silent is gone or idle (a half-open TCP connection never says so itself).
     for (const conn of wss.connections) {
-      if (conn.lastSeen < expired) wss.close(conn, 1001, 'no announce for too long')
+      if (conn.announced < expired) wss.close(conn, CloseCode.GoingAway, 'no announce for too long')
     }
   }
   const timer = setInterval(sweep, Math.min(60_000, opts.intervalMs)).unref()
@@ -521,10 +685,29 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       if (typeof asked === 'string') return failureReply(asked)
       return bencode({ files: scrapeFiles(asked), flags: { min_request_interval: httpInterval } })
     },
-    upgrade (req, socket, head) {
+    upgrade (req, socket, head, address) {
       const path = (req.url ?? '').split('?')[0]
       if (path !== '/announce') return rejectUpgrade(socket, 404, 'WebSocket connections are served at /announce only.')
-      wss.upgrade(req, socket, head)
+      if (wss.connections.size >= limits.maxConnections) {
+        limitHit('maxConnections', { connections: wss.connections.size })
+        return rejectUpgrade(socket, 503, 'The tracker has as many connections as it can take; try again later.')
+      }
+      const from = limits.maxConnectionsPerAddress > 0 ? (address ?? (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '')) : ''
+      if (from !== '') {
+        const open = perAddress.get(from) ?? 0
+        if (open >= limits.maxConnectionsPerAddress) {
+          limitHit('maxConnectionsPerAddress', { address: from, connections: open })
+          return rejectUpgrade(socket, 429, `At most ${limits.maxConnectionsPerAddress} tracker connections per address.`)
+        }
+      }
+      // `create` (below) reads it: the transport makes the connection synchronously, and may hand it
+      // a first message from `head` before upgrade() returns.
+      upgradingFrom = from
+      try {
+        wss.upgrade(req, socket, head)
+      } finally {
+        upgradingFrom = ''
+      }
     },
     reset (infoHash) {
       const swarm = swarms.get(infoHash)
@@ -537,6 +720,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       return swarm && { http: swarm.http.size, ws: swarm.ws.size, complete: swarm.complete, incomplete: swarm.incomplete, downloaded: swarm.downloaded }
     },
     get connections () { return wss.connections.size },
+    get swarms () { return swarms.size },
     sweep,
     close () {
       clearInterval(timer)

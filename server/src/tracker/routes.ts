@@ -66,7 +66,7 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   // The WebTorrent tracker: WebSocket upgrades of /announce, on the companion's own HTTP server. The
   // tracker is the only WebSocket endpoint of this server; other paths are refused there.
-  app.server.on('upgrade', (req, socket, head: Buffer) => { tracker.protocol.upgrade(req, socket, head) })
+  app.server.on('upgrade', (req, socket, head: Buffer) => { tracker.protocol.upgrade(req, socket, head, clientAddress(req)) })
   // Before the HTTP server closes: it waits for every open connection, and upgraded ones never end
   // by themselves.
   app.addHook('preClose', async () => { tracker.close() })
@@ -77,6 +77,13 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // (app.rawGet: they are most of a tracker's requests); the Fastify routes below document them and
   // serve `inject`.
   const remoteIp = (req: IncomingMessage) => (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '')
+  // Behind a trusted reverse proxy (TRICKLE_TRUST_PROXY) every connection comes from the proxy: the
+  // client is the last address the proxy appended to X-Forwarded-For.
+  const clientAddress = (req: IncomingMessage) => {
+    const forwarded = app.config.trustProxy ? req.headers['x-forwarded-for'] : undefined
+    const last = typeof forwarded === 'string' ? forwarded.split(',').at(-1)!.trim() : ''
+    return (last || (req.socket.remoteAddress ?? '')).replace(/^::ffff:/, '')
+  }
   const announce = (req: IncomingMessage, res: ServerResponse) => {
     const body = tracker.protocol.announce(req.url ?? '', remoteIp(req))
     if (body instanceof Promise) void body.then((b) => { sendBencoded(res, b) })

@@ -13,7 +13,7 @@ import { convertScale, formatPrice, parseTorrent, TorrentError, type License, ty
 import { magnetOf } from '../torrent/magnet.ts'
 import type { Store } from '../store/types.ts'
 import { BALANCE_ID, type VerifierService } from '../verifier/service.ts'
-import { createTrackerProtocol, type Authorization, type Credentials, type TrackerProtocol } from './protocol.ts'
+import { createTrackerProtocol, type Authorization, type Credentials, type TrackerLimits, type TrackerProtocol } from './protocol.ts'
 import { AnnounceRefusal, TrackerError, type TrackerFailure } from './errors.ts'
 import type { RegisteredTorrent, TrackerStore } from './store.ts'
 
@@ -36,6 +36,7 @@ export interface TrackerDeps {
   open: boolean
   log: FastifyBaseLogger
   intervalMs?: number
+  limits?: Partial<TrackerLimits>
   now?: () => number
 }
 
@@ -89,7 +90,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
   const paid = new Set<string>()
   const spending = new Map<string, Promise<Authorization>>()
 
-  const protocol = createTrackerProtocol({ authorize, log, intervalMs: deps.intervalMs ?? 150_000, now })
+  const protocol = createTrackerProtocol({ authorize, log, intervalMs: deps.intervalMs ?? 150_000, now, ...(deps.limits ? { limits: deps.limits } : {}) })
 
   function seederToken (infoHash: string): string {
     return createHmac('sha256', seederKey).update(infoHash).digest('base64url')
@@ -211,7 +212,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
         return refuse(AnnounceRefusal.NotRegistered, 'This torrent is not registered at this tracker: its price is unknown here, so it cannot be paid for. (A torrent whose license was altered has another infohash, which nobody registered.)')
       }
       if (!deps.open) return refuse(AnnounceRefusal.ClosedTracker, 'This tracker only serves torrents registered with it.')
-      return { ok: true, role: 'free' }
+      return { ok: true, role: 'open' }
     }
     if (!r.record.license) return { ok: true, role: 'free' }
     if (token) {

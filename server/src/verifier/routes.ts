@@ -140,6 +140,7 @@ const verifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/p/:id', {
+    onRequest: app.spspRateLimits,
     schema: {
       tags: ['verifier'],
       summary: 'SPSP query to a proxy payment pointer',
@@ -148,7 +149,7 @@ const verifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: Type.Object({ accept: Type.Optional(Type.String()) }),
       response: {
         200: Type.Object({ destination_account: Type.String(), shared_secret: Type.String(), receipts_enabled: Type.Literal(true) }, { additionalProperties: true }),
-        404: errorRef, 406: errorRef, 409: errorRef, 502: errorRef
+        404: errorRef, 406: errorRef, 409: errorRef, 429: errorRef, 502: errorRef
       }
     }
   }, async (req, reply) => {
