@@ -57,6 +57,12 @@ export async function startCompanion (name: string, env: Record<string, string> 
       TRICKLE_SEED_WEBRTC: 'false',
       // As a server logs in production: JSON lines at the default level (info), here into a file.
       LOG_FORMAT: 'json',
+      // Every load generator here is one address (127.0.0.1), where a real companion sees thousands:
+      // the per-address limits stay on, and so cost what they cost, but high enough never to bite.
+      TRICKLE_RATE_LIMIT: '100000000',
+      TRICKLE_SPSP_RATE_LIMIT_PER_ADDRESS: '100000000',
+      TRICKLE_SPSP_RATE_LIMIT_PER_PROXY: '100000000',
+      TRICKLE_TRACKER_MAX_CONNECTIONS_PER_ADDRESS: '10000000',
       ...env,
       // BENCH_PROFILE_DIR=./bench-profiles: a V8 CPU profile of each companion, written when it stops
       // (with any NODE_OPTIONS the caller gives, e.g. the memory measurement's --inspect).
