@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, watch, writeFileSync, type FSWatcher } from 'nod
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import closeWithGrace from 'close-with-grace'
-import { banner, loadConfigOrExit, startServer } from '../server/src/server.ts'
+import { banner, exitOnStartFailure, loadConfigOrExit, startServer } from '../server/src/server.ts'
+import { asPortInUse, checkPortsFree, companionPorts, portInUseLine, type PortNeed } from '../server/src/ports.ts'
 import { buildDevAgent } from './build-dev-agent.ts'
 import { formatAmount } from '../theme/assets/ts/amounts.ts'
 import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
@@ -17,6 +18,11 @@ import { serveStatic, type StaticSite } from './static-server.ts'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const SITE_DIR = path.resolve(root, process.env.TRICKLE_SITE_DIR ?? 'site-example')
 const SITE_PORT = Number(process.env.TRICKLE_SITE_PORT ?? 1313)
+if (!Number.isInteger(SITE_PORT) || SITE_PORT < 0 || SITE_PORT > 65535) {
+  console.error(`trickle: bad setting TRICKLE_SITE_PORT: expected a port (0-65535), got ${JSON.stringify(process.env.TRICKLE_SITE_PORT)}`)
+  process.exit(2)
+}
+const SITE: PortNeed = { host: '127.0.0.1', port: SITE_PORT, setting: 'TRICKLE_SITE_PORT' }
 const CREATORS = ['alice', 'bob', 'carol']
 
 // The example site sells one file: seed its files/ folder unless told otherwise ($0.001 each).
@@ -28,10 +34,10 @@ if (process.env.TRICKLE_SEED === undefined && existsSync(FILES_DIR)) {
 
 const config = loadConfigOrExit()
 
-const app = await startServer(config).catch((err: NodeJS.ErrnoException) => {
-  console.error(err.code === 'EADDRINUSE' ? `trickle: a port is in use (${err.message}); set PORT or TRICKLE_BTP_PORT` : err)
-  process.exit(1)
-})
+// Every port this start needs, the site's included, before anything listens or says so: the site is
+// served only after the companion has started and Hugo has built, too late to fail cleanly.
+await checkPortsFree([...companionPorts(config), SITE]).catch(exitOnStartFailure)
+const app = await startServer(config).catch(exitOnStartFailure)
 
 // The example site's gallery names three creators; give each a wallet account and a proxy pointer.
 const creators: Record<string, string> = {}
@@ -76,7 +82,14 @@ try {
     app.log.info(`site built and sealed in ${Date.now() - started} ms: ${report.sections.length} exclusive section(s) on ${report.pages} page(s) encrypted, ${report.files} files checked`)
   }
   await rebuild()
-  site = await serveStatic(out, SITE_PORT, '127.0.0.1')
+  site = await serveStatic(out, SITE.port, SITE.host).catch(async (err: unknown) => {
+    // Taken since the check above: the same one line, not "is hugo installed?".
+    const line = portInUseLine(asPortInUse(err, SITE))
+    if (line === undefined) throw err
+    console.error(line)
+    await app.close()
+    process.exit(1)
+  })
   siteLine = `  Example site    ${siteUrl}   (built, sealed; open a post and watch payments arrive below)`
   let timer: NodeJS.Timeout | undefined
   watcher = watch(SITE_DIR, { recursive: true }, (_event, file) => {

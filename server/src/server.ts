@@ -3,12 +3,40 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
+import { asPortInUse, checkPortsFree, companionPorts, portInUseLine } from './ports.ts'
 import type { FastifyInstance } from 'fastify'
 
+/**
+ * Checks the companion's ports, builds it and listens. A port in use rejects with PortInUseError:
+ * before anything is built (or logs that it listens) when the check sees it, from the real listen
+ * when the port was taken in between.
+ */
 export async function startServer (config: Config): Promise<FastifyInstance> {
+  await checkPortsFree(companionPorts(config))
   const app = await buildApp(config)
-  await app.listen({ host: config.host, port: config.port })
+  await listenApp(app, config)
   return app
+}
+
+/** The HTTP listen of a built app; on failure the app (and its BTP endpoint) is closed again. */
+export async function listenApp (app: FastifyInstance, config: Pick<Config, 'host' | 'port'>): Promise<void> {
+  try {
+    await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    await app.close().catch(() => {})
+    throw asPortInUse(err, { host: config.host, port: config.port, setting: 'PORT' })
+  }
+}
+
+/**
+ * Ends a start that failed: a port in use is one line (exit code 1) naming the setting to change;
+ * anything else is unexpected and keeps its stack trace.
+ */
+export function exitOnStartFailure (err: unknown): never {
+  const line = portInUseLine(err)
+  if (line !== undefined) console.error(line)
+  else console.error('trickle: could not start:', err)
+  process.exit(1)
 }
 
 /** What a newcomer needs, in a few lines. */
@@ -47,11 +75,7 @@ export function loadConfigOrExit (): Config {
 
 async function main () {
   const config = loadConfigOrExit()
-  const app = await startServer(config).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') console.error(`trickle: a port is already in use (${err.message}); set PORT or TRICKLE_BTP_PORT`)
-    else console.error('trickle: could not start:', err)
-    process.exit(1)
-  })
+  const app = await startServer(config).catch(exitOnStartFailure)
   process.stdout.write(banner(app) + '\n')
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error')

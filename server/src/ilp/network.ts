@@ -3,10 +3,13 @@
 // leveldown dependency (research/ilp-stack.md §1) and with ports, limits and origins as settings.
 // With an uplink (ILP_BTP_SERVER) no connector starts; Trickle's own clients join the uplink instead.
 import { randomBytes } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import type { ConnectorApp } from 'ilp-connector'
 import { createRequire } from 'node:module'
 import { Writable } from 'node:stream'
 import type { ServerOpts } from 'ilp-protocol-stream'
+import { asPortInUse } from '../ports.ts'
 
 // ilp-plugin-btp is CommonJS with `module.exports = Plugin`; its typings describe a namespace.
 const BtpPlugin = createRequire(import.meta.url)('ilp-plugin-btp') as new (opts: { server: string }) => Plugin
@@ -18,6 +21,28 @@ const createConnectorApp = (createRequire(import.meta.url)('ilp-connector/dist/a
 export interface NetworkLog {
   debug (obj: object, msg: string): void
   warn (obj: object, msg: string): void
+}
+
+/**
+ * The BTP endpoint's HTTP server, listening, or a rejection (PortInUseError for a port in use).
+ *
+ * ilp-plugin-mini-accounts, left to itself, creates and listens on its server inside connect(): a port
+ * in use then surfaces as an 'error' event on its WebSocket server that nobody listens to, which ends
+ * the process, while ilp-connector's listen() (which catches and logs every failure) resolves as if all
+ * went well. So this process listens first and hands the plugin a server that is already listening.
+ */
+async function listenBtp (host: string, port: number, log?: NetworkLog): Promise<Server> {
+  const server = createServer()
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => { server.off('error', reject); resolve() })
+  }).catch((err: unknown) => { throw asPortInUse(err, { host, port, setting: 'TRICKLE_BTP_PORT' }) })
+  // Given a server, mini-accounts calls its listen(port) (without the host); it already listens here.
+  server.listen = (() => server) as unknown as Server['listen']
+  // The WebSocket server forwards this server's errors to its own 'error' event and stops doing so
+  // when it closes; either way an error after listening is logged, not thrown.
+  server.on('error', (err) => log?.warn({ err: err.message }, 'BTP server error'))
+  return server
 }
 
 // ilp-connector writes riverpig lines straight to stdout; route them into our logger instead, at
@@ -80,6 +105,16 @@ export async function startNetwork (opts: NetworkOptions): Promise<IlpNetwork> {
     }
   }
 
+  const btpServer = await listenBtp(opts.btpHost, opts.btpPort, opts.log)
+  // TRICKLE_BTP_PORT=0 picks a free port; clients need the one picked.
+  const btpPort = (btpServer.address() as AddressInfo).port
+  const closeBtpServer = () => new Promise<void>((resolve) => {
+    // Usually mini-accounts has closed it on disconnect; not when the connector never connected it.
+    if (!btpServer.listening) { resolve(); return }
+    btpServer.closeAllConnections()
+    btpServer.close(() => resolve())
+  })
+
   if (opts.log) routeConnectorLogs(opts.log)
   const local: Record<string, unknown> = {
     relation: 'child',
@@ -88,7 +123,8 @@ export async function startNetwork (opts: NetworkOptions): Promise<IlpNetwork> {
     assetScale: opts.assetScale,
     // A development network: no balance limits and no settlement.
     balance: { minimum: '-Infinity', maximum: 'Infinity', settleThreshold: '-Infinity' },
-    options: { wsOpts: { host: opts.btpHost, port: opts.btpPort }, allowedOrigins: opts.allowedOrigins }
+    // `port` only names the port in mini-accounts' own log line; the server already listens on it.
+    options: { wsOpts: { server: btpServer }, port: btpPort, allowedOrigins: opts.allowedOrigins }
   }
   if (opts.maxPacketAmount) local.maxPacketAmount = opts.maxPacketAmount
   const disableMiddleware: string[] = []
@@ -99,25 +135,34 @@ export async function startNetwork (opts: NetworkOptions): Promise<IlpNetwork> {
     // client together, and throttles a whole test network to ~166 packets/s after one burst.
     disableMiddleware.push('rateLimit')
   }
-  const app: ConnectorApp = createConnectorApp({
-    ilpAddress: opts.ilpAddress,
-    backend: 'one-to-one',
-    spread: 0,
-    store: 'memory',
-    env: 'test',
-    disableMiddleware,
-    accounts: { local }
-  })
-  await app.listen()
+  let app: ConnectorApp
+  try {
+    app = createConnectorApp({
+      ilpAddress: opts.ilpAddress,
+      backend: 'one-to-one',
+      spread: 0,
+      store: 'memory',
+      env: 'test',
+      disableMiddleware,
+      accounts: { local }
+    })
+    await app.listen()
+  } catch (err) {
+    await closeBtpServer()
+    throw err
+  }
   const host = opts.btpHost.includes(':') ? `[${opts.btpHost}]` : opts.btpHost
-  const btpUrl = `btp+ws://${host}:${opts.btpPort}`
+  const btpUrl = `btp+ws://${host}:${btpPort}`
   return {
     mode: 'embedded',
     btpUrl,
     createPlugin (name = '') {
       const secret = randomBytes(16).toString('hex')
-      return new BtpPlugin({ server: `btp+ws://${name}:${secret}@${host}:${opts.btpPort}` })
+      return new BtpPlugin({ server: `btp+ws://${name}:${secret}@${host}:${btpPort}` })
     },
-    async close () { await app.shutdown() }
+    async close () {
+      await app.shutdown()
+      await closeBtpServer()
+    }
   }
 }

@@ -7,6 +7,8 @@ declare module 'fastify' {
 
 /** Starts the embedded connector (or joins the uplink) before the app is ready; shuts it down last. */
 export default fp(async function ilpNetworkPlugin (app, opts: NetworkOptions) {
+  // Resolves only once the BTP endpoint listens (a port in use rejects, failing the app's build), so
+  // the line below is never logged for a connector that is not there.
   const network = await startNetwork({ log: app.log.child({ component: 'connector' }), ...opts })
   app.decorate('ilpNetwork', network)
   app.addHook('onClose', async () => { await network.close() })
