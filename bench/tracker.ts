@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { encodeReceipt, receiptKeyFromSeed, receiptSecret } from '../server/src/receipts/codec.ts'
 import { openSqliteStore } from '../server/src/store/sqlite.ts'
+import { balanceIdOf, newBalanceSecret } from '../server/src/verifier/owner.ts'
 import { createTorrent, torrentToBase64 } from '../server/src/torrent/license.ts'
 import type { Ctx } from './lib/context.ts'
 import { runLoad, type LoadResult } from './lib/http-load.ts'
@@ -98,8 +99,13 @@ async function register (c: Companion, torrent: Uint8Array): Promise<string> {
   return body.infoHash
 }
 
-/** Credits `count` balances b0… with one receipt each (nonces issued through Trickle's store). */
-async function fundBalances (c: Companion, count: number, amount: bigint): Promise<void> {
+/**
+ * Credits `count` readers' balances with one receipt each (nonces issued through Trickle's store) and
+ * buys each a ticket for its peer id: what a paying client announces with. Returns the tickets.
+ */
+async function payingPeers (c: Companion, infoHash: string, count: number, amount: bigint): Promise<{ tickets: string[], firstId: string }> {
+  const secrets = Array.from({ length: count }, () => newBalanceSecret())
+  const ids = secrets.map(balanceIdOf)
   const demo = await demoPointers(c)
   const key = receiptKeyFromSeed(c.seed)
   const nonces = Array.from({ length: count }, () => randomBytes(16))
@@ -111,9 +117,19 @@ async function fundBalances (c: Companion, count: number, amount: bigint): Promi
   let i = 0
   const r = await runLoad({
     url: c.url, method: 'POST', headers: { 'content-type': 'text/plain' }, connections: 8, durationS: 60, maxRequests: count,
-    next: () => { const k = i++; const nonce = nonces[Math.min(k, count - 1)]!; return { path: `/balances/b${k}:creditReceipt`, body: encodeReceipt({ nonce, streamId: 1, totalReceived: amount, secret: receiptSecret(key, nonce) }).toString('base64') } }
+    next: () => { const k = Math.min(i++, count - 1); const nonce = nonces[k]!; return { path: `/balances/${ids[k]}:creditReceipt`, body: encodeReceipt({ nonce, streamId: 1, totalReceived: amount, secret: receiptSecret(key, nonce) }).toString('base64') } }
   })
   if (r.ok !== count) throw new Error(`only ${r.ok} of ${count} balances could be funded (${JSON.stringify(r.statusCodes)})`)
+  const tickets: string[] = []
+  for (let k = 0; k < count; k += 50) {
+    tickets.push(...await Promise.all(secrets.slice(k, k + 50).map(async (secret, j) => {
+      const res = await fetch(`${c.url}/torrents/${infoHash}/access`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret, peerId: peerId(k + j).toString('hex') }) })
+      const body = await res.json() as { ticket?: string, message?: string }
+      if (!body.ticket) throw new Error(`no ticket for peer ${k + j}: ${res.status} ${body.message}`)
+      return encodeURIComponent(body.ticket)
+    })))
+  }
+  return { tickets, firstId: ids[7]! }
 }
 
 async function announceRates (ctx: Ctx) {
@@ -133,16 +149,16 @@ async function announceRates (ctx: Ctx) {
       name: 'paid.bin', data, announce: ws,
       license: { paymentPointer: demo.proxyPointer, verifier: c.url, amount: '1000', assetCode: 'USD', assetScale: 9 }
     })).torrent)
-    await fundBalances(c, PEERS, 1_000_000n)
-    // Each paid peer's first announce (joining) spends the price from its own balance; the measured
-    // announces are those of peers that have paid.
+    // Each paid peer's reader bought its ticket (POST /torrents/{ih}/access spent the price once); the
+    // measured announces are those of peers announcing with their tickets.
+    const { tickets, firstId } = await payingPeers(c, paidHash, PEERS, 1_000_000n)
     const [free, paid, plain] = await loadSwarms(ctx, [
       { label: 'Trickle, free torrent', url: c.url, proc: c.proc, infoHash: freeHash, extra: () => '' },
-      { label: 'Trickle, paid torrent', url: c.url, proc: c.proc, infoHash: paidHash, extra: (i) => `&balance=b${i}` },
+      { label: 'Trickle, paid torrent', url: c.url, proc: c.proc, infoHash: paidHash, extra: (i) => `&ticket=${tickets[i]}` },
       { label: 'bittorrent-tracker', url: `http://127.0.0.1:${port}`, proc: bt, infoHash: 'f'.repeat(40), extra: () => '' }
     ])
-    const left = await (await fetch(`${c.url}/balances/b7`)).text()
-    if (left !== String(1_000_000 - 1000)) throw new Error(`balance b7 holds ${left}: the price was not spent exactly once`)
+    const left = await (await fetch(`${c.url}/balances/${firstId}`)).text()
+    if (left !== String(1_000_000 - 1000)) throw new Error(`balance ${firstId} holds ${left}: the price was not spent exactly once`)
     if (!free || !paid || !plain) throw new Error('a swarm was not measured')
     return { free, paid, plain }
   } finally {

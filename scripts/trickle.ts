@@ -2,12 +2,19 @@
 //   makes a licensed, private torrent of FILE, registers it with the companion (admin token), lets the
 //   companion seed it (or seeds it here) and prints the magnet.
 // `npm run trickle -- download MAGNET --out DIR`
-//   checks the price with the tracker, pays it from a local sender over the companion's BTP endpoint
-//   to the license's pointer, credits the receipts to a fresh balance id, announces with that id and
-//   downloads, showing progress. Errors are said in plain words; exit code 1 (2 for bad usage).
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+//   checks that the magnet names one companion and the price it registered, buys the download with
+//   this reader's balance (paying over the companion's BTP endpoint only what the balance lacks and
+//   crediting the receipts to its public id), gets a ticket for this client's peer id, announces with
+//   it (renewed before it expires) and downloads, showing progress. Errors are said in plain words;
+//   exit code 1 (2 for bad usage).
+//
+// The reader's balance secret lives in a file of the data folder (TRICKLE_DATA_DIR, ./data by default,
+// or --data), mode 0600: whoever holds it can spend the balance, so it is sent only in request bodies
+// and never printed; the CLI prints the public balance id. Within a purchase (30 days by default) a
+// second download by the same reader costs nothing.
+import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, stat } from 'node:fs/promises'
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -17,14 +24,20 @@ import { privateClientOptions } from '../server/src/seeder/service.ts'
 import { installEndOfCandidatesFix } from '../server/src/seeder/webrtc-fix.ts'
 import { createTorrent, formatPrice, parsePrice, TorrentError, torrentToBase64, type License } from '../server/src/torrent/license.ts'
 import { decodeMagnet } from '../server/src/torrent/magnet.ts'
+import { BALANCE_SECRET, balanceIdOf, newBalanceSecret } from '../server/src/verifier/owner.ts'
+import { magnetMismatch } from '../theme/assets/ts/companion.ts'
+
+/** The reader's balance secret, in the data folder */
+const SECRET_FILE = 'reader-balance.secret'
 
 const USAGE = `Usage:
   trickle seed FILE --price AMOUNT [--asset USD] [--scale 2] [--pointer URL] [--companion URL] [--token TOKEN] [--keep-seeding] [--webrtc]
       AMOUNT is in units of the scale: --price 100 --scale 2 is 1.00. --pointer defaults to the companion's
       demo wallet; the admin token comes from --token or TRICKLE_ADMIN_TOKEN (npm start prints it).
-  trickle download MAGNET --out DIR [--btp URL] [--balance ID] [--timeout SECONDS] [--webrtc]
+  trickle download MAGNET --out DIR [--btp URL] [--data DIR] [--timeout SECONDS] [--webrtc]
       Pays the price over BTP (default: the companion's embedded connector), credits the receipts and
-      downloads. --balance reuses a balance id that already paid (e.g. after an interrupted download).`
+      downloads. Your balance secret is kept in ${SECRET_FILE} in the data folder (--data, else
+      TRICKLE_DATA_DIR, default ./data): downloading the same file again within the purchase pays nothing.`
 
 /** A failure to report to the user in plain words. */
 class Failure extends Error {}
@@ -109,7 +122,7 @@ async function seed (file: string, opts: Record<string, string | boolean | undef
 // ---------------------------------------------------------------------------------------------------
 // download
 
-interface Registered { license?: License, spendAmount?: string, name: string, length: number }
+interface Registered { license?: License, spendAmount?: string, receiver?: string, name: string, length: number }
 
 const BtpPlugin = createRequire(import.meta.url)('ilp-plugin-btp') as new (opts: { server: string }) => { connect (): Promise<void>, disconnect (): Promise<void> }
 
@@ -148,14 +161,46 @@ async function payPointer (pointer: string, amount: string, btpUrl: string): Pro
   }
 }
 
+/** The reader's balance: its secret from the data folder (made on first use, mode 0600) and public id. */
+async function readerBalance (opts: Record<string, string | boolean | undefined>): Promise<{ secret: string, id: string, file: string }> {
+  const dir = path.resolve(String(opts.data ?? (process.env.TRICKLE_DATA_DIR || './data')))
+  const file = path.join(dir, SECRET_FILE)
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    // Exclusive create: two downloads started at once still share one secret.
+    await writeFile(file, `${newBalanceSecret()}\n`, { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Failure(`Could not keep your balance secret in ${file}: ${(err as Error).message}`)
+  }
+  const secret = (await readFile(file, 'utf8').catch((err: Error) => { throw new Failure(`Could not read your balance secret from ${file}: ${err.message}`) })).trim()
+  if (!BALANCE_SECRET.test(secret)) throw new Failure(`${file} does not hold a balance secret (43 base64url characters). Move it away and a new balance is made (what the old one held stays with it).`)
+  if (((await stat(file)).mode & 0o077) !== 0) {
+    // Whoever reads it can spend the balance; tighten it rather than keep going with it exposed.
+    await chmod(file, 0o600)
+    say(`${file} was readable by others; it is now readable by you alone (mode 0600).`)
+  }
+  return { secret, id: balanceIdOf(secret), file }
+}
+
+interface AccessReply { ticket: string, expiresAt: string, charged: string, balance?: string, grantExpiresAt?: string, code?: string, price?: string, message?: string }
+
 async function download (magnetUri: string, opts: Record<string, string | boolean | undefined>) {
+  if (opts.balance !== undefined) {
+    throw new Failure('--balance is no more: a balance id is public and pays nothing by itself. The CLI keeps your balance secret in its data folder (--data, TRICKLE_DATA_DIR) and reuses it, so downloading again within the purchase pays nothing.')
+  }
   if (!opts.out) throw new Failure('Say where to save the file: --out DIR.')
   const out = path.resolve(String(opts.out))
   const magnet = decodeMagnet(magnetUri)
   const license = magnet.license
-  let balanceId = opts.balance as string | undefined
   const timeoutMs = Number(opts.timeout ?? 60) * 1000
+  // Before any request: tracker, pointer and verifier must be one companion, or the payment, the
+  // balance secret and the announces could each go to a different server.
+  const mismatch = magnetMismatch({ trackers: magnet.trackers, pointer: license?.paymentPointer, verifier: license?.verifier })
+  if (mismatch) {
+    throw new Failure(`The magnet's ${mismatch.field} is ${mismatch.value ? `"${mismatch.value}"` : 'missing'}, but it must be ${mismatch.expected}: its tracker (tr), payment pointer (pp) and verifier (vr) must be one companion. Nothing was paid or sent.`)
+  }
 
+  let paid: { verifier: string, amount: string, secret: string, id: string } | undefined
   if (license) {
     const verifier = license.verifier.replace(/\/+$/, '')
     // The tracker charges what the creator registered, not what a magnet says: check before paying.
@@ -163,27 +208,12 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
     if (reg.status === 404) throw new Failure(`This file is not registered at ${verifier}: nobody can sell it to you there. (Was the magnet altered?)`)
     if (reg.status !== 200) throw new Failure(`The tracker at ${verifier} could not say what the file costs: ${problem(reg.body)}`)
     const registered = reg.body.license
-    if (!registered || JSON.stringify(registered) !== JSON.stringify(license)) {
+    if (!registered || JSON.stringify(registered) !== JSON.stringify(license) || (reg.body.receiver !== undefined && !license.paymentPointer.endsWith(`/p/${reg.body.receiver}`))) {
       throw new Failure(`The magnet's price or pointer differs from what the creator registered (${registered ? `${formatPrice(registered)} to ${registered.paymentPointer}` : 'free'}). Not paying.`)
     }
-    const amount = reg.body.spendAmount!
-    if (balanceId) {
-      say(`Using balance "${balanceId}" (no new payment).`)
-    } else {
-      balanceId = `dl-${randomUUID()}`
-      let btp = opts.btp as string | undefined
-      if (!btp) {
-        const health = await http<{ network?: { btpUrl?: string } }>('the companion', `${verifier}/health`)
-        btp = health.body.network?.btpUrl
-        if (!btp) throw new Failure('The companion does not say where to join its Interledger network; pass --btp btp+ws://host:port.')
-      }
-      say(`Paying ${formatPrice(license)} (${amount} units) to ${license.paymentPointer}…`)
-      const receipt = await payPointer(license.paymentPointer, amount, btp)
-      const credit = await http<string>('the verifier', `${verifier}/balances/${balanceId}:creditReceipt`, { method: 'POST', body: receipt })
-      if (credit.status !== 200) throw new Failure(`The verifier did not accept the payment receipt: ${problem(credit.body)}`)
-      if (BigInt(String(credit.body)) < BigInt(amount)) throw new Failure(`Only ${String(credit.body)} of ${amount} units were credited to balance "${balanceId}".`)
-      say(`Paid. Balance id: ${balanceId} (pass --balance ${balanceId} to download again without paying).`)
-    }
+    const balance = await readerBalance(opts)
+    say(`Balance id: ${balance.id} (its secret stays in ${balance.file}).`)
+    paid = { verifier, amount: reg.body.spendAmount!, secret: balance.secret, id: balance.id }
   }
 
   await mkdir(out, { recursive: true })
@@ -191,15 +221,65 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
   if (webrtc) await installEndOfCandidatesFix()
   const { default: WebTorrent } = await import('webtorrent')
   const client = new WebTorrent(privateClientOptions(webrtc))
-  // The WebSocket tracker (the magnet's tr) gives WebRTC peers; the same tracker over HTTP gives TCP peers.
-  const httpTrackers = magnet.trackers.filter((tr) => /^wss?:/.test(tr)).map((tr) => tr.replace(/^ws/, 'http'))
-  const torrent: Torrent = client.add(magnetUri, {
-    path: out,
-    announce: httpTrackers,
-    ...(balanceId ? { getAnnounceOpts: () => ({ balance: balanceId }) } : {})
-  })
   const finish = () => new Promise<void>((resolve) => { client.destroy(() => resolve()) })
+  let ticket: string | undefined
+  let renewal: ReturnType<typeof setTimeout> | undefined
+  let done = false
   try {
+    if (paid && license) {
+      const { verifier, amount, secret, id } = paid
+      // A ticket admits this client's peer id; the secret goes in the body, never in a URL.
+      const access = () => http<AccessReply>('the tracker', `${verifier}/torrents/${magnet.infoHash}/access`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret, peerId: client.peerId })
+      })
+      let granted = await access()
+      if (granted.status === 402) {
+        // Pay only what the balance lacks for this receiver (nothing was spent: 402 takes nothing).
+        const have = BigInt(granted.body.balance ?? '0')
+        const missing = BigInt(amount) - have
+        let btp = opts.btp as string | undefined
+        if (!btp) {
+          const health = await http<{ network?: { btpUrl?: string } }>('the companion', `${verifier}/health`)
+          btp = health.body.network?.btpUrl
+          if (!btp) throw new Failure('The companion does not say where to join its Interledger network; pass --btp btp+ws://host:port.')
+        }
+        say(have > 0n
+          ? `Paying the rest of ${formatPrice(license)} (${missing} of ${amount} units) to ${license.paymentPointer}…`
+          : `Paying ${formatPrice(license)} (${amount} units) to ${license.paymentPointer}…`)
+        const receipt = await payPointer(license.paymentPointer, missing.toString(), btp)
+        const credit = await http<string>('the verifier', `${verifier}/balances/${id}:creditReceipt`, { method: 'POST', body: receipt })
+        if (credit.status !== 200) throw new Failure(`The verifier did not accept the payment receipt: ${problem(credit.body)}`)
+        if (BigInt(String(credit.body)) < BigInt(amount)) throw new Failure(`Only ${String(credit.body)} of ${amount} units were credited to balance ${id}.`)
+        granted = await access()
+      }
+      if (granted.status !== 200) {
+        const code = granted.body.code ? ` (${granted.body.code})` : ''
+        throw new Failure(`The tracker did not sell the download: ${problem(granted.body)}${code}`)
+      }
+      say(granted.body.charged === '0'
+        ? 'Already bought: this download costs nothing more.'
+        : `Bought: ${granted.body.charged} units spent from balance ${id}${granted.body.balance !== undefined ? `, ${granted.body.balance} left` : ''}.`)
+      ticket = granted.body.ticket
+      // Renew at half the ticket's lifetime (free within the purchase); a failed try is repeated sooner.
+      const halfLife = (expiresAt: string) => Math.max(5000, (Date.parse(expiresAt) - Date.now()) / 2)
+      const renew = (ms: number) => {
+        renewal = setTimeout(() => {
+          access().then((r) => {
+            if (done) return
+            if (r.status === 200) { ticket = r.body.ticket; renew(halfLife(r.body.expiresAt)) } else say(`Could not renew the download ticket: ${problem(r.body)}`)
+          }, () => { if (!done) renew(30_000) })
+        }, ms)
+      }
+      renew(halfLife(granted.body.expiresAt))
+    }
+
+    // The WebSocket tracker (the magnet's tr) gives WebRTC peers; the same tracker over HTTP gives TCP peers.
+    const httpTrackers = magnet.trackers.filter((tr) => /^wss?:/.test(tr)).map((tr) => tr.replace(/^ws/, 'http'))
+    const torrent: Torrent = client.add(magnetUri, {
+      path: out,
+      announce: httpTrackers,
+      ...(paid ? { getAnnounceOpts: () => ({ ticket }) } : {})
+    })
     await new Promise<void>((resolve, reject) => {
       const noPeers = setTimeout(() => reject(new Failure(`No peer sent anything within ${timeoutMs / 1000} s: is the creator's companion running and seeding this file?`)), timeoutMs)
       const progress = setInterval(() => {
@@ -211,7 +291,7 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
       torrent.on('warning', (err: Error) => {
         if (/Unsupported tracker protocol/.test(err.message)) return // WebRTC off: the ws tracker is skipped
         // A refusal ends in "(code)" (README, "Paid downloads").
-        if (/\((payment_required|unknown_balance|insufficient_balance|invalid_balance_id|not_registered|closed_tracker)\)$/.test(err.message)) {
+        if (/\((payment_required|ticket_required|invalid_ticket|not_registered|closed_tracker)\)$/.test(err.message)) {
           stop()
           reject(new Failure(`The tracker refused: ${err.message}`))
         }
@@ -221,18 +301,20 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
       torrent.once('metadata', () => say(`Downloading "${torrent.name}" (${MiB(torrent.length)}) into ${out}`))
       torrent.once('done', () => { stop(); resolve() })
     })
-  } catch (err) {
+    done = true
+    clearTimeout(renewal)
+    const hashes = await Promise.all(torrent.files.map(async (f) => {
+      const hash = createHash('sha256')
+      for await (const chunk of createReadStream(path.join(out, f.path))) hash.update(chunk as Buffer)
+      return `${path.join(out, f.path)}  sha-256 ${hash.digest('hex')}`
+    }))
+    say('Done: every piece matched its hash in the torrent.')
+    for (const line of hashes) say(`  ${line}`)
+  } finally {
+    done = true
+    clearTimeout(renewal)
     await finish()
-    throw err
   }
-  const hashes = await Promise.all(torrent.files.map(async (f) => {
-    const hash = createHash('sha256')
-    for await (const chunk of createReadStream(path.join(out, f.path))) hash.update(chunk as Buffer)
-    return `${path.join(out, f.path)}  sha-256 ${hash.digest('hex')}`
-  }))
-  await finish()
-  say('Done: every piece matched its hash in the torrent.')
-  for (const line of hashes) say(`  ${line}`)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -246,7 +328,7 @@ async function main (argv: string[]): Promise<number> {
       options: {
         price: { type: 'string' }, asset: { type: 'string' }, scale: { type: 'string' }, pointer: { type: 'string' },
         companion: { type: 'string' }, token: { type: 'string' }, 'keep-seeding': { type: 'boolean' }, webrtc: { type: 'boolean' },
-        out: { type: 'string' }, btp: { type: 'string' }, balance: { type: 'string' }, timeout: { type: 'string' },
+        out: { type: 'string' }, btp: { type: 'string' }, data: { type: 'string' }, balance: { type: 'string' }, timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
     })

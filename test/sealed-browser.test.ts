@@ -1,7 +1,9 @@
 // A sealed site in Chromium: the example site built by Hugo, sealed by rehype-trickle-seal, paid by the
 // development agent. A paying reader gets the key and sees the section; a reader who does not pay never
-// receives a key and the page never holds the text.
+// receives a key and the page never holds the text. The balance secret stays in the browser: it is in
+// localStorage and in key request bodies, never in a URL.
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -21,8 +23,15 @@ test('sealed sections open for a paying reader only', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'trickle-sealed-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   await buildDevAgent()
+  // Every page's pointer is a proxy pointer of this companion (the sealing step takes its receiver from it).
+  const creators: string[] = []
+  for (const name of ['alice', 'bob', 'carol']) {
+    const proxy = await app.verifier.registerProxy((await app.wallet.ensureAccount(name)).paymentPointer)
+    if (typeof proxy === 'string') throw new Error(proxy)
+    creators.push(`    ${name} = "${proxy.proxy.proxyPointer}"`)
+  }
   const override = path.join(dir, 'trickle.toml')
-  writeFileSync(override, `[params]\n  monetization = "${app.demo!.proxyPointer}"\n  [params.trickle.devAgent]\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "100000"\n    intervalMs = 150\n`)
+  writeFileSync(override, `[params]\n  monetization = "${app.demo!.proxyPointer}"\n  [params.creators]\n${creators.join('\n')}\n  [params.trickle.devAgent]\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "100000"\n    intervalMs = 150\n`)
   const site = await serveStatic(dir)
   t.after(() => site.close())
   for (const env of ['production', 'development'] as const) {
@@ -50,6 +59,9 @@ test('sealed sections open for a paying reader only', async (t) => {
   const paid = await browser.newPage()
   const errors = watchErrors(paid)
   const charges: string[] = []
+  const urls: string[] = []
+  const keyBodies: string[] = []
+  paid.on('request', (r) => { urls.push(r.url()); if (r.url().endsWith('/sealed/keys')) keyBodies.push(r.postData() ?? '') })
   paid.on('response', async (r) => {
     if (r.url().endsWith('/sealed/keys') && r.status() === 200) charges.push((await r.json() as { charged: string }).charged)
   })
@@ -65,4 +77,14 @@ test('sealed sections open for a paying reader only', async (t) => {
   await paid.waitForSelector('[data-trickle-content]:not([hidden])', { timeout: 30_000 })
   assert.deepEqual(charges, ['500000', '0'], 'the reload was free')
   assert.deepEqual(errors, [], 'no console errors: the page asks for the key only once the balance covers the price')
+
+  // The secret: 32 random bytes in localStorage; credits went to the id derived from it, and the
+  // secret itself travelled only in the key requests' bodies.
+  const secret = await paid.evaluate(() => localStorage.getItem('trickle-balance-secret'))
+  assert.match(String(secret), /^[A-Za-z0-9_-]{43}$/)
+  const id = createHash('sha256').update(`trickle-balance-v1\n${secret}`).digest('base64url')
+  assert.ok(urls.some((u) => u === `${url}/balances/${id}:creditReceipt`), 'receipts are credited to the public id')
+  assert.deepEqual(urls.filter((u) => u.includes(secret!)), [], 'no URL carries the secret')
+  assert.ok(keyBodies.length >= 2 && keyBodies.every((b) => (JSON.parse(b) as { secret: string }).secret === secret))
+  assert.ok(await app.store.getBalance(id, /\/p\/([0-9a-f]{32})$/.exec(app.demo!.proxyPointer)![1]!) !== undefined)
 })

@@ -1,12 +1,14 @@
 // The plain unified example site (plugins/example) in Chromium: built with Trickle's remark/rehype
 // plugins instead of Hugo, served with the theme's reader script, paid by the development agent over
-// the companion's real network, and its exclusive parts open.
+// the companion's real network, and its exclusive parts open; sealed by rehype-trickle-seal, they open
+// only once the companion sold the page's receiver's keys to this reader.
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import { buildExample } from '../plugins/example/build.ts'
+import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
 import { buildDevAgent } from '../scripts/build-dev-agent.ts'
 import { build } from '../server/test/helper.ts'
 import { launchChromium, screenshot, watchErrors } from './support/browser.ts'
@@ -41,5 +43,30 @@ test('a unified-built page carries the monetization link and opens its exclusive
   assert.ok(BigInt(after) > BigInt(before), 'the wallet received real money')
   assert.equal(await page.getAttribute('[data-trickle-total-value]', 'data-amount'), (BigInt(after) - BigInt(before)).toString())
   await screenshot(page, 'unified-example-paid')
+  assert.deepEqual(errors, [])
+})
+
+test('a unified-built page sealed for the receiver of its monetization link opens for a paying reader', async (t) => {
+  const { app, url, btpPort } = await build(t)
+  const dir = mkdtempSync(path.join(tmpdir(), 'trickle-unified-sealed-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  await buildDevAgent()
+  await buildExample({ out: dir, pointer: app.demo!.proxyPointer, devAgent: { btp: `btp+ws://127.0.0.1:${btpPort}`, amount: '50000', intervalMs: 150 } })
+  const report = await sealSite(dir, { sealKey: app.sealKey, companion: url, defaultPrice: { amount: '100000', assetCode: 'USD', assetScale: 9 } })
+  assert.equal(report.sections.length, 2)
+  assert.ok(!readFileSync(path.join(dir, 'exclusive.html'), 'utf8').includes('Everything after the marker is exclusive'))
+  const site = await serveStatic(dir)
+  t.after(() => site.close())
+  const browser = await launchChromium()
+  t.after(() => browser.close())
+  const page = await browser.newPage()
+  const errors = watchErrors(page)
+  const charges: string[] = []
+  page.on('response', async (r) => { if (r.url().endsWith('/sealed/keys') && r.status() === 200) charges.push((await r.json() as { charged: string }).charged) })
+  await page.goto(`${site.url}/exclusive.html`)
+  await page.waitForFunction(() => document.querySelectorAll('[data-trickle-content]:not([hidden])').length === 2, undefined, { timeout: 30_000 })
+  assert.match(await page.textContent('main') ?? '', /Everything after the marker is exclusive/)
+  assert.deepEqual(charges, ['100000', '100000'], 'each section bought once, from the demo receiver\'s money')
+  await page.evaluate(() => window.trickleDevAgent!.stop())
   assert.deepEqual(errors, [])
 })

@@ -1,13 +1,15 @@
 // One download, timed, in a fresh process: for a paid magnet it first pays the price (as
 // `trickle download` does: check the registered price, pay the license's pointer over STREAM, credit
-// the receipt to a fresh balance id), then downloads over TCP with WebTorrent, announcing with that
-// balance id. Prints {"result":…} with the timings and the SHA-256 of what it wrote.
+// the receipt to a fresh reader's balance id, buy a ticket for the client's peer id with the
+// reader's secret), then downloads over TCP with WebTorrent, announcing with that ticket. Prints
+// {"result":…} with the timings and the SHA-256 of what it wrote.
 // Usage: leech.ts '{"magnet":…,"out":…,"timeoutMs":120000}'
-import { createHash, randomUUID } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import path from 'node:path'
 import { privateClientOptions } from '../../server/src/seeder/service.ts'
 import { decodeMagnet } from '../../server/src/torrent/magnet.ts'
+import { balanceIdOf, newBalanceSecret } from '../../server/src/verifier/owner.ts'
 import { payPointer } from '../lib/pay.ts'
 
 const o = JSON.parse(process.argv[2]!) as { magnet: string, out: string, timeoutMs: number }
@@ -15,7 +17,7 @@ const deadline = setTimeout(() => { console.error('leech: timed out'); process.e
 const magnet = decodeMagnet(o.magnet)
 const httpTrackers = magnet.trackers.map((tr) => tr.replace(/^ws/, 'http'))
 
-let balanceId: string | undefined
+let secret: string | undefined
 let payMs = 0
 if (magnet.license) {
   const t = performance.now()
@@ -23,14 +25,22 @@ if (magnet.license) {
   const reg = await (await fetch(`${verifier}/torrents/${magnet.infoHash}`)).json() as { spendAmount: string }
   const health = await (await fetch(`${verifier}/health`)).json() as { network: { btpUrl: string } }
   const receipt = await payPointer(magnet.license.paymentPointer, reg.spendAmount, health.network.btpUrl)
-  balanceId = `dl-${randomUUID()}`
-  const credit = await fetch(`${verifier}/balances/${balanceId}:creditReceipt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: receipt })
+  secret = newBalanceSecret()
+  const credit = await fetch(`${verifier}/balances/${balanceIdOf(secret)}:creditReceipt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: receipt })
   if (credit.status !== 200) throw new Error(`credit refused: ${await credit.text()}`)
   payMs = performance.now() - t
 }
 
 const { default: WebTorrent } = await import('webtorrent')
 const client = new WebTorrent(privateClientOptions(false))
+let ticket: string | undefined
+if (secret) {
+  const t = performance.now()
+  const res = await fetch(`${magnet.license!.verifier.replace(/\/+$/, '')}/torrents/${magnet.infoHash}/access`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret, peerId: client.peerId }) })
+  ticket = (await res.json() as { ticket?: string }).ticket
+  if (!ticket) throw new Error(`no ticket: ${res.status}`)
+  payMs += performance.now() - t
+}
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 let metadataMs = 0
@@ -38,11 +48,11 @@ let firstWireMs = 0
 const torrent = client.add(o.magnet, {
   path: o.out,
   announce: httpTrackers,
-  ...(balanceId ? { getAnnounceOpts: () => ({ balance: balanceId }) } : {})
+  ...(ticket ? { getAnnounceOpts: () => ({ ticket }) } : {})
 })
 await new Promise<void>((resolve, reject) => {
   torrent.on('warning', (err: Error) => {
-    if (/\((payment_required|unknown_balance|insufficient_balance|invalid_balance_id|not_registered|closed_tracker)\)$/.test(err.message)) reject(err)
+    if (/\((payment_required|ticket_required|invalid_ticket|not_registered|closed_tracker)\)$/.test(err.message)) reject(err)
   })
   torrent.on('error', (err: Error | string) => reject(err instanceof Error ? err : new Error(err)))
   torrent.once('wire', () => { firstWireMs = performance.now() - t0 })

@@ -25,8 +25,22 @@ import remarkTrickleExclusive from 'remark-trickle-exclusive'
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repo = path.resolve(here, '../..')
 
-// The theme's English strings the reader script shows (theme/i18n/en.toml).
-const I18N = { thanks: 'Payment received: the part for supporters is now open.', streaming: 'Your browser started paying this site.' }
+// The theme's English strings the reader script shows (theme/i18n/en.toml), sealed sections' included
+// (rehype-trickle-seal can seal this site's output as it does Hugo's).
+const I18N = {
+  thanks: 'Payment received: the part for supporters is now open.',
+  streaming: 'Your browser started paying this site.',
+  sealed: {
+    price: 'Price: {price}.',
+    waiting: 'Waiting for your first payment…',
+    progress: 'Paid {paid} of {price} so far…',
+    unlocking: 'Payment received. Unlocking…',
+    noReceipts: 'Your Web Monetization agent sends no receipts, so this site cannot verify your payment.',
+    unreachable: 'The site\'s payment server does not answer. Retrying…',
+    broken: 'This part could not be decrypted: the page may have been rebuilt. Reload it.',
+    refused: 'The site\'s payment server refused to open this part: {reason}'
+  }
+}
 
 export interface ExampleOptions {
   out: string

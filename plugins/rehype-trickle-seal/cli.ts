@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // trickle-seal: seals a built site in place.
-//   node plugins/rehype-trickle-seal/cli.ts public/ --companion https://pay.example.com [--price "1000 USD/9"]
+//   node plugins/rehype-trickle-seal/cli.ts public/ --companion https://pay.example.com [--price "1000 USD/9"] [--receiver ID]
 // The seal secret comes from TRICKLE_SEAL_SECRET (base64, the companion's setting of the same name).
+// Each page's sections are paid to its monetization pointer, which must be a proxy pointer of the
+// companion; --receiver (a proxy id or pointer) pays every section to one receiver instead.
 import { parseArgs } from 'node:util'
 import { sealKeyFrom, type SectionPrice } from '@trickle/server/seal-crypto'
 import { PlaintextLeakError, sealSite } from './lib/site.ts'
@@ -18,7 +20,7 @@ export function parsePrice (text: string): SectionPrice {
 }
 
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { companion: { type: 'string' }, price: { type: 'string' } } })
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { companion: { type: 'string' }, price: { type: 'string' }, receiver: { type: 'string' } } })
   const dir = positionals[0] ?? fail('name the built site folder, e.g. trickle-seal public/ --companion https://pay.example.com')
   if (!values.companion) fail('--companion (the companion\'s base URL) is required')
   const secret = process.env.TRICKLE_SEAL_SECRET ?? fail('set TRICKLE_SEAL_SECRET (base64, the companion\'s setting of the same name)')
@@ -27,7 +29,7 @@ if (import.meta.main) {
   let defaultPrice: SectionPrice | undefined
   try { defaultPrice = values.price ? parsePrice(values.price) : undefined } catch (err) { fail((err as Error).message) }
   try {
-    const report = await sealSite(dir, { sealKey: sealKeyFrom(seed), companion: values.companion, defaultPrice, onPage: (page, n) => console.log(`sealed ${n} section(s) of ${page}`) })
+    const report = await sealSite(dir, { sealKey: sealKeyFrom(seed), companion: values.companion, defaultPrice, ...(values.receiver ? { receiver: values.receiver } : {}), onPage: (page, n) => console.log(`sealed ${n} section(s) of ${page}`) })
     console.log(`trickle-seal: ${report.sections.length} section(s) on ${report.pages} page(s) sealed; ${report.files} files checked, no plaintext left`)
   } catch (err) {
     if (err instanceof PlaintextLeakError) fail(err.message)

@@ -9,6 +9,7 @@ import { sendError } from './http-errors.ts'
 import ilpNetworkPlugin from './plugins/ilp-network.ts'
 import openapiPlugin from './plugins/openapi.ts'
 import rateLimitPlugin from './plugins/rate-limit.ts'
+import receiversPlugin from './receivers/plugin.ts'
 import secretsPlugin from './plugins/secrets.ts'
 import sealedPlugin from './sealed/plugin.ts'
 import sealedRoutes from './sealed/routes.ts'
@@ -173,8 +174,18 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   })
   await app.register(walletPlugin, { publicUrl: config.publicUrl })
   await app.register(verifierPlugin, { publicUrl: config.publicUrl, ttlSeconds: config.receiptTtlSeconds, now: opts.now })
+  await app.register(receiversPlugin, { publicUrl: config.publicUrl })
   await app.register(pullPlugin, { publicUrl: config.publicUrl, signingKey: config.pullSigningKey, rates: config.pullRates, webhookBackoffMs: config.pullWebhookBackoffMs, now: opts.now })
-  await app.register(trackerPlugin, { publicUrl: config.publicUrl, open: config.trackerOpen, intervalMs: config.trackerIntervalSeconds * 1000, limits: config.trackerLimits })
+  await app.register(trackerPlugin, {
+    publicUrl: config.publicUrl,
+    open: config.trackerOpen,
+    intervalMs: config.trackerIntervalSeconds * 1000,
+    grantTtlSeconds: config.downloadGrantTtlSeconds,
+    ticketTtlSeconds: config.downloadTicketTtlSeconds,
+    maxPeersPerGrant: config.downloadMaxPeers,
+    limits: config.trackerLimits,
+    now: opts.now
+  })
   await app.register(seederPlugin, { publicUrl: config.publicUrl, seeds: config.seeds, pointer: config.seedPointer, webrtc: config.seedWebrtc })
   await app.register(sealedPlugin, { sealSecret: config.sealSecret, grantTtlSeconds: config.sealGrantTtlSeconds, now: opts.now })
   await app.register(walletRoutes)

@@ -44,6 +44,9 @@ export const SETTINGS = [
   { env: 'TRICKLE_PULL_WEBHOOK_BACKOFF', kind: 'list', default: '1000,10000,60000,600000,3600000', description: 'Milliseconds to wait before each retry of a failed pull webhook; one attempt plus one per entry, then it is given up.' },
   { env: 'TRICKLE_TRACKER_OPEN', kind: 'boolean', default: 'true', description: 'Whether the tracker (`/announce`) also serves infohashes nobody registered (free torrents), as a public tracker does; paid torrents are always registered (`POST /torrents`).' },
   { env: 'TRICKLE_TRACKER_INTERVAL', kind: 'integer', default: '150', description: 'Seconds between the announces the tracker asks of HTTP clients; WebSocket (WebRTC) clients are asked every fifth of it, which is also how soon a failed WebRTC connection is tried again.' },
+  { env: 'TRICKLE_DOWNLOAD_GRANT_TTL', kind: 'integer', default: '2592000', description: 'Seconds a bought download lasts (30 days): until then the reader who bought it gets new tickets (a reload, another device with the same secret) without paying again.' },
+  { env: 'TRICKLE_DOWNLOAD_TICKET_TTL', kind: 'integer', default: '3600', description: 'Seconds one download ticket admits its peer id to the swarm; clients ask for a new one (free within the purchase) before it ends.' },
+  { env: 'TRICKLE_DOWNLOAD_MAX_PEERS', kind: 'integer', default: '8', description: 'Distinct peer ids one purchase is issued tickets for within one ticket lifetime (each page load or CLI run is a new peer id).' },
   { env: 'TRICKLE_TRACKER_MAX_CONNECTIONS', kind: 'integer', default: '', description: 'WebSocket tracker connections open at once, from everyone; more are refused (503) until some close. Default: three quarters of the process\'s open-file limit (`ulimit -n`), at most 50000, so HTTP requests and the database always have descriptors left.' },
   { env: 'TRICKLE_TRACKER_MAX_CONNECTIONS_PER_ADDRESS', kind: 'integer', default: '64', description: 'WebSocket tracker connections open at once from one IP address (a browser opens one per tracker); 0 for no limit.' },
   { env: 'TRICKLE_TRACKER_MAX_SWARMS', kind: 'integer', default: '100000', description: 'Swarms (infohashes with peers) the tracker keeps; announces that would start another are refused until swarms empty. Registered torrents always get theirs.' },
@@ -94,6 +97,9 @@ export interface Config {
   trackerOpen: boolean
   trackerIntervalSeconds: number
   trackerLimits: TrackerLimits
+  downloadGrantTtlSeconds: number
+  downloadTicketTtlSeconds: number
+  downloadMaxPeers: number
   httpRequestTimeoutSeconds: number
   httpRateLimitPerMinute: number
   spspRateLimitPerAddress: number
@@ -236,6 +242,9 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
     pullWebhookBackoffMs: backoff.map(Number),
     trackerOpen: flag('TRICKLE_TRACKER_OPEN'),
     trackerIntervalSeconds: integer(env, 'TRICKLE_TRACKER_INTERVAL', 5, 24 * 3600),
+    downloadGrantTtlSeconds: integer(env, 'TRICKLE_DOWNLOAD_GRANT_TTL', 60, 10 * 365 * 24 * 3600),
+    downloadTicketTtlSeconds: integer(env, 'TRICKLE_DOWNLOAD_TICKET_TTL', 60, 30 * 24 * 3600),
+    downloadMaxPeers: integer(env, 'TRICKLE_DOWNLOAD_MAX_PEERS', 1, 1000),
     trackerLimits: {
       maxConnections: read(env, 'TRICKLE_TRACKER_MAX_CONNECTIONS') === '' ? defaultMaxConnections() : integer(env, 'TRICKLE_TRACKER_MAX_CONNECTIONS', 1, 10_000_000),
       maxConnectionsPerAddress: integer(env, 'TRICKLE_TRACKER_MAX_CONNECTIONS_PER_ADDRESS', 0, 10_000_000),

@@ -1,22 +1,29 @@
 // `npm run trickle -- seed` and `-- download` as a creator and a reader run them: separate processes
-// against a companion, paying over its BTP endpoint and downloading over TCP.
+// against a companion, paying over its BTP endpoint and downloading over TCP. The reader's balance
+// secret lives in the CLI's data folder (a temporary one here, TRICKLE_DATA_DIR).
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { ADMIN, adminAuth, build } from './helper.ts'
+import { announceHttp } from './tracker-helper.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const node = path.join(root, 'node_modules/.bin/node')
 
 function trickle (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return trickleWith({}, ...args)
+}
+
+function trickleWith (extraEnv: Record<string, string>, ...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
   return new Promise((resolve) => {
     // No inherited admin token: the CLI must get it from --token.
-    const env = { ...process.env, TRICKLE_ADMIN_TOKEN: '' }
+    const env = { ...process.env, TRICKLE_ADMIN_TOKEN: '', ...extraEnv }
     execFile(node, [path.join(root, 'scripts/trickle.ts'), ...args], { cwd: root, env, timeout: 50_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
     })
@@ -46,36 +53,95 @@ test('trickle seed registers and lets the companion seed; trickle download pays,
   assert.match(magnet, /&pa=100&pc=USD&ps=2$/)
   assert.equal(app.seeder.list().length, 1)
 
-  const before = (await (await fetch(`${url}/wallet/accounts/demo`, { headers: adminAuth })).json() as { received: string }).received
+  const received = async () => BigInt((await (await fetch(`${url}/wallet/accounts/demo`, { headers: adminAuth })).json() as { received: string }).received)
+  const before = await received()
   const out = path.join(dir, 'out')
-  const downloaded = await trickle('download', magnet, '--out', out)
+  const reader = { TRICKLE_DATA_DIR: path.join(dir, 'reader') }
+  const downloaded = await trickleWith(reader, 'download', magnet, '--out', out)
   assert.equal(downloaded.code, 0, downloaded.stderr + downloaded.stdout)
   assert.match(downloaded.stdout, /Paying 1\.00 USD \(1000000000 units\) to http:\/\/127\.0\.0\.1:\d+\/p\/[0-9a-f]{32}/)
-  assert.match(downloaded.stdout, /Paid\. Balance id: (dl-[0-9a-f-]{36})/)
+  assert.match(downloaded.stdout, /Bought: 1000000000 units spent from balance/)
   assert.match(downloaded.stdout, /Done: every piece matched/)
   assert.ok(downloaded.stdout.includes(`sha-256 ${createHash('sha256').update(data).digest('hex')}`))
   assert.deepEqual(readFileSync(path.join(out, 'album.zip')), data)
-  const after = (await (await fetch(`${url}/wallet/accounts/demo`, { headers: adminAuth })).json() as { received: string }).received
-  assert.equal(BigInt(after) - BigInt(before), 1_000_000_000n, 'the wallet received the price')
+  assert.equal(await received() - before, 1_000_000_000n, 'the wallet received the price')
 
-  // The same balance downloads again without paying again.
-  const balance = /Balance id: (dl-[0-9a-f-]{36})/.exec(downloaded.stdout)![1]!
-  const again = await trickle('download', magnet, '--out', path.join(dir, 'again'), '--balance', balance)
-  assert.equal(again.code, 0, again.stderr)
+  // The secret is kept for the reader alone and never printed; only the id derived from it is.
+  const secretFile = path.join(reader.TRICKLE_DATA_DIR, 'reader-balance.secret')
+  assert.equal(statSync(secretFile).mode & 0o777, 0o600)
+  const secret = readFileSync(secretFile, 'utf8').trim()
+  assert.match(secret, /^[A-Za-z0-9_-]{43}$/)
+  const id = /Balance id: ([A-Za-z0-9_-]{43}) /.exec(downloaded.stdout)![1]!
+  assert.equal(id, createHash('sha256').update(`trickle-balance-v1\n${secret}`).digest('base64url'))
+  assert.ok(!(downloaded.stdout + downloaded.stderr).includes(secret), 'the secret is in no output')
+
+  // The same reader downloads again within the purchase (a new run, a new peer id): nothing is paid.
+  const again = await trickleWith(reader, 'download', magnet, '--out', path.join(dir, 'again'))
+  assert.equal(again.code, 0, again.stderr + again.stdout)
   assert.doesNotMatch(again.stdout, /Paying/)
+  assert.match(again.stdout, /Already bought: this download costs nothing more/)
+  assert.match(again.stdout, new RegExp(`Balance id: ${id} `))
+  assert.deepEqual(readFileSync(path.join(dir, 'again', 'album.zip')), data)
+  assert.equal(await received() - before, 1_000_000_000n, 'still only the one price')
+  assert.equal(await (await fetch(`${url}/balances/${id}`)).text(), '0', 'and the balance was spent once')
+
+  // A stranger who knows only the (public) balance id gets no peers and no ticket.
+  const infoHash = /btih:([0-9a-f]{40})/.exec(magnet)![1]!
+  const announced = await announceHttp(url, infoHash, { balance: id })
+  assert.match(String(announced.failure), /\(ticket_required\)$/)
+  assert.equal(announced.peers, undefined)
+  const stranger = await fetch(`${url}/torrents/${infoHash}/access`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret: id, peerId: 'ab'.repeat(20) }) })
+  assert.equal(stranger.status, 402, 'the id taken as a secret names another, empty balance')
+  assert.equal((await stranger.json() as { code: string }).code, 'unknown_balance')
+  const old = await trickleWith(reader, 'download', magnet, '--out', out, '--balance', id)
+  assert.equal(old.code, 1)
+  assert.match(old.stderr, /--balance is no more: a balance id is public and pays nothing by itself/)
 
   // A magnet with a lower price than registered: refused before any payment.
-  const cheap = await trickle('download', magnet.replace('&pa=100', '&pa=1'), '--out', out)
+  const cheap = await trickleWith(reader, 'download', magnet.replace('&pa=100', '&pa=1'), '--out', out)
   assert.equal(cheap.code, 1)
   assert.match(cheap.stderr, /differs from what the creator registered \(1\.00 USD to http/)
   // Another infohash: not registered.
-  const unknown = await trickle('download', magnet.replace(/btih:[0-9a-f]{40}/, `btih:${'0'.repeat(40)}`), '--out', out)
+  const unknown = await trickleWith(reader, 'download', magnet.replace(/btih:[0-9a-f]{40}/, `btih:${'0'.repeat(40)}`), '--out', out)
   assert.equal(unknown.code, 1)
   assert.match(unknown.stderr, /not registered at http:\/\/127\.0\.0\.1:\d+: nobody can sell it to you there/)
-  // A balance that paid nothing: the tracker's own words.
-  const freeRider = await trickle('download', magnet, '--out', out, '--balance', 'nobody')
-  assert.equal(freeRider.code, 1)
-  assert.match(freeRider.stderr, /The tracker refused: No balance "nobody" at the verifier yet/)
+  assert.equal(await received() - before, 1_000_000_000n)
   const usage = await trickle('fetch', 'x')
   assert.equal(usage.code, 2)
+})
+
+test('trickle download refuses a magnet whose tracker, pointer and verifier are not one companion, before any request', async (t) => {
+  // A server that records every request: it stands for the pointer and verifier of a magnet.
+  const seen: string[] = []
+  const recorder = createServer((req, res) => { seen.push(`${req.method} ${req.url}`); res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"nothing here"}') })
+  await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve))
+  t.after(() => recorder.close())
+  const here = `http://127.0.0.1:${(recorder.address() as { port: number }).port}`
+  const elsewhere = 'http://127.0.0.1:9'
+  const id = 'ab'.repeat(16)
+  const magnetOf = (tr: string, pp: string, vr: string) =>
+    `magnet:?xt=urn:btih:${'12'.repeat(20)}&dn=album.zip&xl=1000&tr=${encodeURIComponent(tr)}&pp=${encodeURIComponent(pp)}&vr=${encodeURIComponent(vr)}&pa=100&pc=USD&ps=2`
+  const reader = { TRICKLE_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'trickle-cli-reader-')) }
+  t.after(() => rmSync(reader.TRICKLE_DATA_DIR, { recursive: true, force: true }))
+
+  for (const [tr, pp, vr, field] of [
+    [`${elsewhere.replace('http', 'ws')}/announce`, `${here}/p/${id}`, here, 'tr'], // pp and vr of one host, tr of another
+    [`${here.replace('http', 'ws')}/announce`, `${elsewhere}/p/${id}`, here, 'pp'],
+    [`${here.replace('http', 'ws')}/announce`, `${here}/p/${id}`, 'http://127.0.0.2:9', 'pp'], // vr elsewhere: pp is not its pointer
+    [`${here.replace('http', 'wss')}/announce`, `${here}/p/${id}`, here, 'tr'], // wss belongs with https
+    [`${here.replace('http', 'ws')}/tracker`, `${here}/p/${id}`, here, 'tr']
+  ] as const) {
+    const r = await trickleWith(reader, 'download', magnetOf(tr, pp, vr), '--out', path.join(reader.TRICKLE_DATA_DIR, 'out'))
+    assert.equal(r.code, 1, `${field}: ${r.stderr}${r.stdout}`)
+    assert.match(r.stderr, new RegExp(`^trickle: The magnet's ${field} is "[^"]+", but it must be \\S+: its tracker \\(tr\\), payment pointer \\(pp\\) and verifier \\(vr\\) must be one companion\\. Nothing was paid or sent\\.\\n$`))
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+  }
+  assert.deepEqual(seen, [], 'no request reached the pointer or the verifier')
+
+  // Loopback spellings of one port are one companion: this magnet passes and asks the verifier.
+  const port = new URL(here).port
+  const r = await trickleWith(reader, 'download', magnetOf(`ws://[::1]:${port}/announce`, `http://localhost:${port}/p/${id}`, here), '--out', path.join(reader.TRICKLE_DATA_DIR, 'out'))
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /not registered at http:\/\/127\.0\.0\.1:\d+/)
+  assert.deepEqual(seen, [`GET /torrents/${'12'.repeat(20)}`], 'only the registration was asked, without the secret')
 })

@@ -11,7 +11,7 @@ import WebTorrent from 'webtorrent'
 import { privateClientOptions } from '../src/seeder/service.ts'
 import { addEndOfCandidates, installEndOfCandidatesFix } from '../src/seeder/webrtc-fix.ts'
 import { adminAuth, build } from './helper.ts'
-import { balanceOf, licensedTorrent, payAndCredit, registerTorrent } from './tracker-helper.ts'
+import { balanceOf, buyAccess, licensedTorrent, newReader, payAndCredit, registerTorrent } from './tracker-helper.ts'
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
@@ -65,9 +65,12 @@ test('a paid Node-to-Node download over TCP: refused before paying, then the byt
   assert.equal(unpaid.ready, false, 'no metadata without a peer')
   await leecher.remove(unpaid)
 
-  // Pay through the demo proxy pointer, credit the receipt, announce with the balance id.
-  await payAndCredit(app, url, btpPort, 'reader-42', 2_500_000_000n)
-  const paid = leecher.add(published.magnet, { ...opts, getAnnounceOpts: () => ({ balance: 'reader-42' }) })
+  // Pay through the demo proxy pointer, credit the receipt to the public id, buy a ticket for this
+  // client's peer id with the secret, announce with it.
+  const reader = newReader()
+  await payAndCredit(app, url, btpPort, reader.id, 2_500_000_000n)
+  const { body: { ticket } } = await buyAccess(url, published.infoHash, reader, leecher.peerId)
+  const paid = leecher.add(published.magnet, { ...opts, getAnnounceOpts: () => ({ ticket }) })
   await once(paid, 'done')
   assert.equal(paid.wires.length >= 1, true)
   const received = readFileSync(path.join(out, 'guide.pdf'))
@@ -77,7 +80,7 @@ test('a paid Node-to-Node download over TCP: refused before paying, then the byt
 
   const after = (await (await fetch(`${url}/wallet/accounts/demo`, { headers: adminAuth })).json() as { received: string }).received
   assert.equal(BigInt(after) - BigInt(before), 2_500_000_000n, 'the wallet received the price')
-  assert.equal(await balanceOf(url, 'reader-42'), '0', 'and the tracker spent exactly the price')
+  assert.equal(await balanceOf(url, reader.id), '0', 'and the tracker spent exactly the price')
 })
 
 test('POST /torrents with a path: the companion seeds the file, refuses a wrong one, and seeds it again after a restart', async (t) => {

@@ -24,16 +24,20 @@ test('marks: per nonce and stream, strictly newer only, nonces issued or not', a
   const credit = (nonce: string, streamId: number, total: bigint, checked = true) => store.creditReceipt({
     nonce, streamId, totalReceived: total, balanceId: 'bal', maxBalance: MAX, ...(checked ? { nonceIssuedAfter: now - 1000 } : {})
   })
-  assert.deepEqual(await credit('a', 1, 10n), { kind: 'credited', amount: 10n, balance: 10n, nonce: { nonce: 'a', proxyId: 'p', spspEndpoint: 'x', issuedAt: now } })
+  assert.deepEqual(await credit('a', 1, 10n), { kind: 'credited', amount: 10n, balance: 10n, receiver: 'p', nonce: { nonce: 'a', proxyId: 'p', spspEndpoint: 'x', issuedAt: now } })
   assert.deepEqual(await credit('a', 1, 10n), { kind: 'not_newer', previous: 10n })
   assert.equal((await credit('a', 2, 4n)).kind, 'credited', 'another stream of the same nonce has its own mark')
   assert.equal((await credit('b', 1, 3n)).kind, 'credited', 'another nonce has its own mark')
-  assert.deepEqual(await credit('a', 1, 15n, false), { kind: 'credited', amount: 5n, balance: 22n }, 'unchecked calls share the issued nonce\'s mark')
+  assert.deepEqual(await credit('a', 1, 15n, false), { kind: 'credited', amount: 5n, balance: 22n, receiver: 'p' }, 'unchecked calls share the issued nonce\'s mark')
   // A nonce this store never issued: only an unchecked call may credit it, and it still moves only up.
   assert.deepEqual(await credit('never', 1, 7n), { kind: 'unknown_nonce' })
-  assert.deepEqual(await credit('never', 1, 7n, false), { kind: 'credited', amount: 7n, balance: 29n })
+  // Its receiver is unknown: the money is kept apart, for no creator's content.
+  assert.deepEqual(await credit('never', 1, 7n, false), { kind: 'credited', amount: 7n, balance: 7n, receiver: '' })
   assert.deepEqual(await credit('never', 1, 7n, false), { kind: 'not_newer', previous: 7n })
-  assert.equal(await store.getBalance('bal'), 29n)
+  assert.equal(await store.getBalance('bal', 'p'), 22n)
+  assert.equal(await store.getBalance('bal', ''), 7n)
+  assert.equal(await store.getBalance('bal'), 29n, 'all receivers together')
+  assert.deepEqual(await store.listBalances('bal'), [{ receiver: '', amount: 7n }, { receiver: 'p', amount: 22n }])
   await store.close()
 })
 
@@ -46,8 +50,26 @@ test('marks: a purged nonce takes its marks along, and its number is never reuse
   await store.putNonce({ nonce: 'new', proxyId: 'p', spspEndpoint: 'x', issuedAt: 3000 })
   assert.equal(store.db.prepare('SELECT seq FROM nonces WHERE nonce = ?').get('new')?.seq, 2)
   assert.deepEqual(await store.creditReceipt({ nonce: 'new', streamId: 1, totalReceived: 1n, balanceId: 'bal', maxBalance: MAX }),
-    { kind: 'credited', amount: 1n, balance: 51n })
+    { kind: 'credited', amount: 1n, balance: 51n, receiver: 'p' })
   await store.close()
+})
+
+test('a database from before balances per receiver keeps its amounts, for no receiver\'s content', async (t) => {
+  const file = tempFile(t)
+  const old = new DatabaseSync(file)
+  old.exec(`
+    CREATE TABLE balances (id TEXT PRIMARY KEY, amount TEXT NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO balances VALUES ('reader', '1234', 1000);
+  `)
+  old.close()
+  const store = openSqliteStore(file)
+  assert.deepEqual(await store.listBalances('reader'), [{ receiver: '', amount: 1234n }])
+  assert.deepEqual(await store.spend('reader', 1000n, 'p'), { kind: 'unknown_balance' }, 'no creator\'s content is bought with it')
+  assert.deepEqual(await store.spend('reader', 1000n, ''), { kind: 'spent', balance: 234n }, 'an operator may spend it by naming no receiver')
+  await store.close()
+  const again = openSqliteStore(file)
+  assert.equal(await again.getBalance('reader'), 234n, 'migrated once, kept after')
+  await again.close()
 })
 
 test('a database from before nonces.seq keeps its nonces and marks', async (t) => {
@@ -68,7 +90,7 @@ test('a database from before nonces.seq keeps its nonces and marks', async (t) =
   assert.deepEqual(store.db.prepare('SELECT nonce, seq FROM nonces ORDER BY seq').all().map((r) => ({ ...r })), [{ nonce: 'earlier', seq: 1 }, { nonce: 'later', seq: 2 }], 'renumbered in issue order')
   const credit = (nonce: string, streamId: number, total: bigint) => store.creditReceipt({ nonce, streamId, totalReceived: total, balanceId: 'b', maxBalance: MAX })
   assert.deepEqual(await credit('earlier', 1, 30n), { kind: 'not_newer', previous: 30n })
-  assert.deepEqual(await credit('earlier', 2, 45n), { kind: 'credited', amount: 5n, balance: 5n })
+  assert.deepEqual(await credit('earlier', 2, 45n), { kind: 'credited', amount: 5n, balance: 5n, receiver: 'p' })
   assert.deepEqual(await credit('later', 1, 18446744073709551615n), { kind: 'not_newer', previous: 18446744073709551615n })
   assert.deepEqual(await credit('stray', 1, 5n), { kind: 'not_newer', previous: 5n }, 'the mark of a nonce never issued here stays')
   assert.deepEqual(store.db.prepare('SELECT nonce FROM receipt_marks').all().map((r) => r.nonce), ['stray'])

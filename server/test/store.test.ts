@@ -77,7 +77,7 @@ test('two processes spending from one SQLite file never overdraw', async (t) => 
   await store.creditReceipt({ nonce: 'n', streamId: 1, totalReceived: 500n, balanceId: 'shared', maxBalance: 1n << 62n })
   await store.close()
   const worker = new URL('./fixtures/spend-worker.ts', import.meta.url).pathname
-  const run = () => promisify(execFile)(process.execPath, [worker, file, 'shared', '3', '150'])
+  const run = () => promisify(execFile)(process.execPath, [worker, file, 'shared', '3', '150', 'p'])
   const results = await Promise.all([run(), run()])
   const spent = results.reduce((sum, r) => sum + (JSON.parse(r.stdout) as { spent: number }).spent, 0)
   assert.equal(spent, 166, 'floor(500 / 3) spends across both processes')

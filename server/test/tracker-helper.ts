@@ -7,6 +7,7 @@ import bencode from 'bencode'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import { createTorrent, torrentToBase64, type CreatedTorrent, type License } from '../src/torrent/license.ts'
+import { balanceIdOf, newBalanceSecret } from '../src/verifier/owner.ts'
 import { adminAuth } from './helper.ts'
 import { pay } from './pay.ts'
 
@@ -57,6 +58,23 @@ export async function balanceOf (url: string, balanceId: string): Promise<string
 
 /** Binary query values as BitTorrent clients send them: every byte percent-encoded ('+' would read as a space). */
 export const binaryParam = (hex: string) => hex.replace(/../g, '%$&')
+
+/** A reader: the balance secret it keeps, and the public balance id credits go to. */
+export interface Reader { secret: string, id: string }
+export function newReader (): Reader {
+  const secret = newBalanceSecret()
+  return { secret, id: balanceIdOf(secret) }
+}
+
+/** POST /torrents/{infoHash}/access as a reader (secret in the body); returns status and body. */
+export async function buyAccess (url: string, infoHash: string, reader: Reader | { secret?: string }, peerIdHex: string) {
+  const res = await fetch(`${url}/torrents/${infoHash}/access`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...(reader.secret !== undefined ? { secret: reader.secret } : {}), peerId: peerIdHex })
+  })
+  return { status: res.status, body: await res.json() as { ticket: string, expiresAt: string, charged: string, balance?: string, code?: string, price?: string, message?: string } }
+}
 
 /** A raw BitTorrent HTTP announce; returns the bencoded reply with byte strings decoded. */
 export async function announceHttp (url: string, infoHash: string, params: Record<string, string | number> = {}) {

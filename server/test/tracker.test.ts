@@ -12,27 +12,29 @@ import bencode from 'bencode'
 import { Client } from 'bittorrent-tracker'
 import { createTorrent } from '../src/torrent/license.ts'
 import { adminAuth, build } from './helper.ts'
-import { announceHttp, balanceOf, binaryParam, licensedTorrent, payAndCredit, registerTorrent, WsPeer } from './tracker-helper.ts'
+import { announceHttp, balanceOf, binaryParam, buyAccess, licensedTorrent, newReader, payAndCredit, registerTorrent, WsPeer } from './tracker-helper.ts'
 
 const PRICE = 1_000_000_000n // 100 USD/2 = 1.00 USD, in the wallet's units (USD/9)
 const env = { TRICKLE_SEED_WEBRTC: 'false' }
 
 /** An unmodified bittorrent-tracker Client on the HTTP announce URL; collects its events. */
 function trackerClient (announce: string, infoHash: string, port: number, extra: () => Record<string, unknown>) {
-  const client = new Client({ infoHash, peerId: randomBytes(20), announce: [announce], port, getAnnounceOpts: extra })
+  const peerId = randomBytes(20)
+  const client = new Client({ infoHash, peerId, announce: [announce], port, getAnnounceOpts: extra })
   const peers: string[] = []
   client.on('peer', (peer: string) => peers.push(peer))
   client.on('error', () => {})
-  return { client, peers }
+  return { client, peers, peerId: peerId.toString('hex') }
 }
 
-test('an unmodified bittorrent-tracker Client gets no peers for a paid torrent until its balance paid, once', async (t) => {
+test('an unmodified bittorrent-tracker Client gets no peers for a paid torrent until its reader bought a ticket, once', async (t) => {
   const { app, url, btpPort } = await build(t, env)
   const created = await licensedTorrent(app, url, randomBytes(50_000))
   const reg = await registerTorrent(url, created.torrent)
   assert.equal(reg.status, 201)
   assert.equal(reg.body.spendAmount, PRICE.toString(), '1.00 USD at the wallet\'s scale 9')
   const http = app.tracker.announceUrls.http
+  const reader = newReader()
 
   // The creator's seeder announces with its token, without paying.
   const seeder = trackerClient(http, created.infoHash, 7001, () => ({ seeder_token: reg.body.seederToken, left: 0 }))
@@ -40,53 +42,73 @@ test('an unmodified bittorrent-tracker Client gets no peers for a paid torrent u
   seeder.client.start()
   await once(seeder.client, 'update')
 
-  // A leecher without a balance id: a failure reason it can show, and no peers.
+  // A leecher without a ticket: a failure reason it can show, and no peers.
   const unpaid = trackerClient(http, created.infoHash, 7002, () => ({}))
   t.after(() => unpaid.client.destroy())
   unpaid.client.start()
   const [refusal] = await once(unpaid.client, 'warning') as [Error]
-  assert.match(refusal.message, /^Payment required: "guide\.pdf" costs 1\.00 USD\. Pay http:\/\/127\.0\.0\.1:\d+\/p\/[0-9a-f]{32}, credit the receipts .* announce with balance=\{id\}\. \(payment_required\)$/)
+  assert.match(refusal.message, /^Payment required: "guide\.pdf" costs 1\.00 USD\. Pay http:\/\/127\.0\.0\.1:\d+\/p\/[0-9a-f]{32}, credit the receipts .* announce with ticket=\{ticket\}\. \(payment_required\)$/)
   assert.deepEqual(unpaid.peers, [])
 
-  // A balance id that holds nothing yet.
-  const early = trackerClient(http, created.infoHash, 7003, () => ({ balance: 'reader-1' }))
-  early.client.start()
-  const [noBalance] = await once(early.client, 'warning') as [Error]
-  assert.match(noBalance.message, /No balance "reader-1" at the verifier yet: credit your payment receipts .*\(unknown_balance\)$/)
-  early.client.destroy()
+  // Nothing credited yet: no ticket.
+  const early = trackerClient(http, created.infoHash, 7003, () => ({}))
+  let access = await buyAccess(url, created.infoHash, reader, early.peerId)
+  assert.equal(access.status, 402)
+  assert.equal(access.body.code, 'unknown_balance')
+  assert.equal(access.body.price, PRICE.toString())
 
   // Too little: 0.40 USD credited.
-  await payAndCredit(app, url, btpPort, 'reader-1', 400_000_000n)
-  const short = trackerClient(http, created.infoHash, 7004, () => ({ balance: 'reader-1' }))
-  short.client.start()
-  const [insufficient] = await once(short.client, 'warning') as [Error]
-  assert.match(insufficient.message, /Balance "reader-1" holds less than the price of "guide\.pdf" \(1\.00 USD, 1000000000 in receipt units\).*\(insufficient_balance\)$/)
-  short.client.destroy()
-  assert.equal(await balanceOf(url, 'reader-1'), '400000000', 'a failed spend takes nothing')
+  await payAndCredit(app, url, btpPort, reader.id, 400_000_000n)
+  access = await buyAccess(url, created.infoHash, reader, early.peerId)
+  assert.equal(access.status, 402)
+  assert.equal(access.body.code, 'insufficient_balance')
+  assert.equal(access.body.balance, '400000000')
+  assert.equal(await balanceOf(url, reader.id), '400000000', 'a failed spend takes nothing')
 
-  // Paid in full (1.50 USD credited in all): the spend succeeds and the seeder is the one peer.
-  await payAndCredit(app, url, btpPort, 'reader-1', 1_100_000_000n)
-  const paid = trackerClient(http, created.infoHash, 7005, () => ({ balance: 'reader-1' }))
+  // Paid in full (1.50 USD credited in all): the ticket admits this client, and the seeder is its one peer.
+  await payAndCredit(app, url, btpPort, reader.id, 1_100_000_000n)
+  const paid = trackerClient(http, created.infoHash, 7005, () => ({ ticket }))
+  access = await buyAccess(url, created.infoHash, reader, paid.peerId)
+  assert.equal(access.status, 200, JSON.stringify(access.body))
+  assert.equal(access.body.charged, PRICE.toString())
+  const ticket = access.body.ticket
   t.after(() => paid.client.destroy())
   paid.client.start()
   await once(paid.client, 'update')
   assert.deepEqual(paid.peers.filter((p) => p !== '127.0.0.1:7005'), ['127.0.0.1:7001'], 'the seeder (HTTP trackers also list the asker itself)')
-  assert.equal(await balanceOf(url, 'reader-1'), '500000000', 'the price was spent')
+  assert.equal(await balanceOf(url, reader.id), '500000000', 'the price was spent')
 
-  // Announcing again (update, a new client with the same balance) spends nothing more.
+  // The ticket is this peer id's: another client announcing with it is refused.
+  const borrower = trackerClient(http, created.infoHash, 7007, () => ({ ticket }))
+  borrower.client.start()
+  const [borrowed] = await once(borrower.client, 'warning') as [Error]
+  assert.match(borrowed.message, /\(invalid_ticket\)$/)
+  borrower.client.destroy()
+  // Nor does the (public) balance id pay by itself.
+  const stranger = trackerClient(http, created.infoHash, 7008, () => ({ balance: reader.id }))
+  stranger.client.start()
+  const [idOnly] = await once(stranger.client, 'warning') as [Error]
+  assert.match(idOnly.message, /\(ticket_required\)$/)
+  stranger.client.destroy()
+
+  // Announcing again, and a new client of the same reader (a reload: another peer id), spend nothing more.
   for (let i = 0; i < 3; i++) {
     paid.client.update()
     await once(paid.client, 'update')
   }
-  const again = trackerClient(http, created.infoHash, 7006, () => ({ balance: 'reader-1' }))
+  let againTicket = ''
+  const again = trackerClient(http, created.infoHash, 7006, () => ({ ticket: againTicket }))
+  access = await buyAccess(url, created.infoHash, reader, again.peerId)
+  assert.equal(access.body.charged, '0', 'within the purchase, a new ticket is free')
+  againTicket = access.body.ticket
   again.client.start()
   await once(again.client, 'update')
   again.client.destroy()
-  assert.equal(await balanceOf(url, 'reader-1'), '500000000', 'spent once per balance and infohash')
+  assert.equal(await balanceOf(url, reader.id), '500000000', 'spent once per purchase')
 
-  // The unpaid leecher never entered the swarm: the paid one sees the seeder and the other paid peer only.
+  // The refused leechers never entered the swarm.
   const swarm = app.tracker.protocol.stats(created.infoHash)!
-  assert.equal(swarm.http, 3, 'seeder, and the two paid leechers')
+  assert.equal(swarm.http, 3, 'seeder, and the two clients of the paying reader')
 })
 
 test('WebSocket tracker: offers of unpaid peers never reach the seeder, answers flow only between paid peers and seeders', async (t) => {
@@ -119,8 +141,10 @@ test('WebSocket tracker: offers of unpaid peers never reach the seeder, answers 
   // Paid: its offer reaches the seeder, and it is the first thing the seeder receives after its own
   // welcome (bittorrent-tracker forwards offers while it handles the announce, so an offer of the
   // unpaid peer, sent earlier, would have arrived before it).
-  await payAndCredit(app, url, btpPort, 'ws-reader', 1_000_000_000n)
-  paidPeer.send(ih, { event: 'started', left: 1000, numwant: 1, offers: [offer('paid-offer')], balance: 'ws-reader' })
+  const reader = newReader()
+  await payAndCredit(app, url, btpPort, reader.id, 1_000_000_000n)
+  const { body: { ticket } } = await buyAccess(url, ih, reader, Buffer.from(paidPeer.peerId, 'latin1').toString('hex'))
+  paidPeer.send(ih, { event: 'started', left: 1000, numwant: 1, offers: [offer('paid-offer')], ticket })
   const accepted = await paidPeer.next()
   assert.equal(accepted['failure reason'], undefined)
   assert.equal(accepted.complete, 1)
@@ -146,7 +170,7 @@ test('WebSocket tracker: offers of unpaid peers never reach the seeder, answers 
   paidPeer.send(ih, { event: 'update', left: 500, numwant: 0, offers: [] })
   assert.equal((await paidPeer.next())['failure reason'], undefined)
   assert.equal(paidPeer.pending(), 0, 'the unpaid answer never arrived')
-  assert.equal(await balanceOf(url, 'ws-reader'), '0')
+  assert.equal(await balanceOf(url, reader.id), '0')
 })
 
 test('registration: only the creator registers, malformed or foreign licenses are refused; altered or unregistered paid torrents get no peers', async (t) => {
@@ -168,7 +192,7 @@ test('registration: only the creator registers, malformed or foreign licenses ar
     [(await licensedTorrent(app, url, data, { announce: 'wss://tracker.example/announce' })).torrent, 'wrong_tracker', /announce to this tracker only .*: it announces to wss:\/\/tracker\.example\/announce/],
     [(await licensedTorrent(app, url, data, { license: { verifier: 'https://verifier.example' } })).torrent, 'wrong_verifier', /verifier must be this server/],
     [(await licensedTorrent(app, url, data, { license: { paymentPointer: '$wallet.example/alice' } })).torrent, 'unknown_payment_pointer', /proxy pointer registered here/],
-    [(await licensedTorrent(app, url, data, { license: { assetCode: 'EUR' } })).torrent, 'asset_mismatch', /the license says EUR, the wallet receives USD/],
+    [(await licensedTorrent(app, url, data, { license: { assetCode: 'EUR' } })).torrent, 'asset_mismatch', /the price is in EUR, the receiver's wallet receives USD/],
     [new TextEncoder().encode('not a torrent'), 'invalid_torrent', /not valid bencode|top level/]
   ]
   for (const [torrent, code, message] of cases) {
@@ -190,7 +214,7 @@ test('registration: only the creator registers, malformed or foreign licenses ar
   // The same file under an altered license (cheaper) is another infohash, which nobody registered.
   const altered = await licensedTorrent(app, url, data, { cents: '1' })
   assert.notEqual(altered.infoHash, created.infoHash)
-  let a = await announceHttp(url, altered.infoHash, { balance: 'cheapskate' })
+  let a = await announceHttp(url, altered.infoHash, { ticket: 'cheapskate' })
   assert.match(a.failure!, /not registered at this tracker: its price is unknown here.*\(not_registered\)$/)
   a = await announceHttp(url, altered.infoHash, { seeder_token: r.body.seederToken, left: 0 })
   assert.match(a.failure!, /\(not_registered\)$/, 'the creator\'s token does not carry over either')
@@ -214,8 +238,8 @@ test('free torrents work as on any tracker; a closed tracker serves only registe
   assert.equal(first.failure, undefined)
   const second = await announceHttp(url, free.infoHash, { peer_id: '-TT0001-bbbbbbbbbbbb' })
   assert.ok(second.peers?.includes('127.0.0.1:7101'), 'the first peer is handed out')
-  const withBalance = await announceHttp(url, free.infoHash, { balance: 'someone' })
-  assert.match(withBalance.failure!, /\(not_registered\)$/, 'a balance names a paid torrent: refused when nobody registered its price')
+  const withTicket = await announceHttp(url, free.infoHash, { ticket: 'someone' })
+  assert.match(withTicket.failure!, /\(not_registered\)$/, 'a ticket names a paid torrent: refused when nobody registered its price')
 
   const closed = await build(t, { ...env, TRICKLE_TRACKER_OPEN: 'false' })
   const refused = await announceHttp(closed.url, free.infoHash)
@@ -231,33 +255,40 @@ test('free torrents work as on any tracker; a closed tracker serves only registe
   assert.deepEqual(Object.values(files), [{ complete: 1, incomplete: 1, downloaded: 1 }], 'the refused announce never joined')
 })
 
-test('the price is spent once per balance and infohash: concurrent announces, other torrents, a restart', async (t) => {
+test('the price is spent once per purchase: concurrent requests, other torrents, a restart', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'trickle-tracker-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   // Same store; the restarted companion gets other ports, which changes nothing registered or paid.
   const fixed = { ...env, TRICKLE_DATABASE: path.join(dir, 'trickle.sqlite') }
+  const peer = (i: number) => Buffer.from(`-TT0001-concurrent${i}`.padEnd(20, '0').slice(0, 20)).toString('hex')
 
   const first = await build(undefined, fixed)
   const { app, url, btpPort } = first
+  const reader = newReader()
   const one = await licensedTorrent(app, url, randomBytes(20_000), { name: 'one.bin' })
   const two = await licensedTorrent(app, url, randomBytes(20_000), { name: 'two.bin' })
   assert.equal((await registerTorrent(url, one.torrent)).status, 201)
   assert.equal((await registerTorrent(url, two.torrent)).status, 201)
-  await payAndCredit(app, url, btpPort, 'reader', 2_500_000_000n)
+  await payAndCredit(app, url, btpPort, reader.id, 2_500_000_000n)
 
-  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => announceHttp(url, one.infoHash, { balance: 'reader', peer_id: `-TT0001-concurrent${i}0`.slice(0, 20) })))
-  assert.deepEqual(results.map((r) => r.failure), Array(8).fill(undefined))
-  assert.equal(await balanceOf(url, 'reader'), '1500000000', 'eight concurrent announces, one spend')
-  assert.equal((await announceHttp(url, two.infoHash, { balance: 'reader' })).failure, undefined)
-  assert.equal(await balanceOf(url, 'reader'), '500000000', 'another torrent costs again')
+  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => buyAccess(url, one.infoHash, reader, peer(i))))
+  assert.deepEqual(results.map((r) => r.status), Array(8).fill(200))
+  assert.equal(results.reduce((sum, r) => sum + BigInt(r.body.charged), 0n), PRICE, 'eight concurrent requests, one spend')
+  assert.equal(await balanceOf(url, reader.id), '1500000000')
+  const tickets = await Promise.all(results.map((r, i) => announceHttp(url, one.infoHash, { ticket: r.body.ticket, peer_id: Buffer.from(peer(i), 'hex').toString('latin1') })))
+  assert.deepEqual(tickets.map((r) => r.failure), Array(8).fill(undefined))
+  assert.equal((await buyAccess(url, two.infoHash, reader, peer(0))).body.charged, PRICE.toString(), 'another torrent costs again')
+  assert.equal(await balanceOf(url, reader.id), '500000000')
   await app.close()
 
-  // Restarted on the same store: the paid pairs are remembered.
+  // Restarted on the same store: the purchases are remembered.
   const second = await build(t, fixed)
-  assert.equal((await announceHttp(second.url, one.infoHash, { balance: 'reader' })).failure, undefined)
-  assert.equal((await announceHttp(second.url, two.infoHash, { balance: 'reader' })).failure, undefined)
-  assert.equal(await balanceOf(second.url, 'reader'), '500000000', 'nothing charged twice after a restart')
+  assert.equal((await buyAccess(second.url, one.infoHash, reader, peer(9))).body.charged, '0')
+  assert.equal((await buyAccess(second.url, two.infoHash, reader, peer(9))).body.charged, '0')
+  assert.equal(await balanceOf(second.url, reader.id), '500000000', 'nothing charged twice after a restart')
   const three = await licensedTorrent(second.app, second.url, randomBytes(20_000), { name: 'three.bin' })
   assert.equal((await registerTorrent(second.url, three.torrent)).status, 201)
-  assert.match((await announceHttp(second.url, three.infoHash, { balance: 'reader' })).failure!, /\(insufficient_balance\)$/)
+  // The restarted companion has another URL, so its demo pointer is another receiver: the money left
+  // belongs to the first one's and buys nothing of this one's.
+  assert.equal((await buyAccess(second.url, three.infoHash, reader, peer(9))).body.code, 'unknown_balance')
 })

@@ -36,15 +36,15 @@ test('group commit: calls of one turn run in order in one transaction, and one f
   // Issued together, as concurrent requests are: a credit, spends that depend on it, and a call that throws.
   const results = await Promise.allSettled([
     store.creditReceipt({ nonce: 'n', streamId: 1, totalReceived: 100n, balanceId: 'b', maxBalance: 1n << 62n }),
-    store.spend('b', 60n),
+    store.spend('b', 60n, 'p'),
     store.addReceived('nobody', 5n),
-    store.spend('b', 60n),
-    store.spend('b', 40n),
+    store.spend('b', 60n, 'p'),
+    store.spend('b', 40n, 'p'),
     store.addReceived('alice', 7n)
   ])
   assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled'])
   const values = results.map((r) => r.status === 'fulfilled' ? r.value : (r.reason as Error).message)
-  assert.deepEqual(values[0], { kind: 'credited', amount: 100n, balance: 100n })
+  assert.deepEqual(values[0], { kind: 'credited', amount: 100n, balance: 100n, receiver: 'p' })
   assert.deepEqual(values[1], { kind: 'spent', balance: 40n })
   assert.match(String(values[2]), /unknown wallet account nobody/)
   assert.deepEqual(values[3], { kind: 'insufficient', balance: 40n }, 'the second spend saw the first one')

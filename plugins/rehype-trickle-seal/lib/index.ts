@@ -1,13 +1,19 @@
 // rehype plugin: seals every exclusive section of a built page. The content of each
 // section[data-trickle-exclusive] > [data-trickle-content] is encrypted with AES-256-GCM under a key only
 // the companion can derive (server/src/sealed/crypto.ts) and replaced by the ciphertext and what the
-// page needs to ask for its key: the section token (page, id, price) and the companion's URL. The
-// theme's reader script decrypts with WebCrypto once the companion has spent the price from the
-// reader's balance.
+// page needs to ask for its key: the section token (page, id, price, receiver; MACed with the seal key,
+// so the companion spends only what the build wrote) and the companion's URL. The theme's reader script
+// decrypts with WebCrypto once the companion has spent the price from what the reader's balance holds
+// for the section's receiver.
+//
+// The receiver is the proxy id of the page's monetization pointer (<link rel="monetization"
+// href="{companion}/p/{id}">): readers pay that pointer, and balances are kept per receiver, so a section
+// sealed for another receiver could never be bought with the page's payments. A page with exclusive
+// sections and no such pointer, or a price the companion cannot charge, fails the build.
 import type { Element, Root } from 'hast'
 import { toHtml } from 'hast-util-to-html'
 import { toString } from 'hast-util-to-string'
-import { visit, SKIP } from 'unist-util-visit'
+import { visit, EXIT, SKIP } from 'unist-util-visit'
 import type { VFile } from 'vfile'
 import { encodeSealToken, sealSection, type SectionPrice } from '@trickle/server/seal-crypto'
 
@@ -20,6 +26,11 @@ export interface Options {
   page?: string | null
   /** Price of sections that name none (front matter `price` or params.trickle.price set theirs) */
   defaultPrice?: SectionPrice | null
+  /**
+   * Proxy id (32 hex digits) or proxy pointer of the companion that every sealed section is paid to,
+   * instead of the one in the page's <link rel="monetization">.
+   */
+  receiver?: string | null
 }
 
 export interface SealedSection {
@@ -38,6 +49,51 @@ function pageOf (file: VFile): string {
   return rel.endsWith('/index.html') ? rel.slice(0, -'index.html'.length) : rel
 }
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+const PROXY_ID = /^[0-9a-f]{32}$/
+const AMOUNT = /^(0|[1-9][0-9]{0,19})$/
+const U64_MAX = (1n << 64n) - 1n
+
+/** One host and port, counting the loopback spellings of one port as one (the companion does). */
+function sameServer (a: URL, b: URL): boolean {
+  if (a.protocol !== b.protocol) return false
+  return a.host === b.host || (a.port === b.port && LOOPBACK.has(a.hostname) && LOOPBACK.has(b.hostname))
+}
+
+/** The proxy id of `pointer` when it is a proxy pointer of the companion ({companion}/p/{id}). */
+export function proxyIdOf (pointer: string, companion: string): string | undefined {
+  let url: URL
+  try { url = new URL(pointer.startsWith('$') ? `https://${pointer.slice(1)}` : pointer) } catch { return undefined }
+  const base = new URL(companion)
+  const prefix = `${base.pathname.replace(/\/+$/, '')}/p/`
+  if (!sameServer(url, base) || url.search || url.hash || !url.pathname.startsWith(prefix)) return undefined
+  const id = url.pathname.slice(prefix.length)
+  return PROXY_ID.test(id) ? id : undefined
+}
+
+/** What is wrong with a price the companion could not take, naming the field; undefined when fine. */
+export function priceProblem (price: SectionPrice): string | undefined {
+  if (typeof price.amount !== 'string' || !AMOUNT.test(price.amount) || BigInt(price.amount) > U64_MAX) {
+    return `price amount "${String(price.amount)}" is not a whole number in decimal (it counts units at assetScale: 0.5 USD at scale 2 is "50")`
+  }
+  if (typeof price.assetCode !== 'string' || !/^[A-Za-z0-9]{1,12}$/.test(price.assetCode)) return `price assetCode "${String(price.assetCode)}" is not 1-12 letters or digits`
+  if (!Number.isInteger(price.assetScale) || price.assetScale < 0 || price.assetScale > 255) return `price assetScale "${String(price.assetScale)}" is not a whole number from 0 to 255`
+  return undefined
+}
+
+/** The href of the page's first <link rel="monetization">, if any. */
+function pagePointer (tree: Root): string | undefined {
+  let href: string | undefined
+  visit(tree, 'element', (e) => {
+    if (e.tagName !== 'link') return undefined
+    const rel = e.properties.rel
+    if (!(Array.isArray(rel) ? rel : [rel]).some((r) => String(r).toLowerCase() === 'monetization')) return undefined
+    href = e.properties.href === undefined ? '' : String(e.properties.href)
+    return EXIT
+  })
+  return href
+}
+
 function priceOf (section: Element, fallback: SectionPrice | null | undefined): SectionPrice | undefined {
   const p = section.properties
   if (p.dataTricklePriceAmount !== undefined) {
@@ -50,10 +106,17 @@ export default function rehypeTrickleSeal (options: Options) {
   if (!options?.sealKey || options.sealKey.length < 32) throw new Error('rehype-trickle-seal: options.sealKey (32 bytes) is required')
   if (!/^https?:\/\//.test(options.companion ?? '')) throw new Error('rehype-trickle-seal: options.companion must be the companion\'s http(s) base URL')
   const companion = options.companion.replace(/\/+$/, '')
+  let fixedReceiver: string | undefined
+  if (options.receiver) {
+    fixedReceiver = PROXY_ID.test(options.receiver) ? options.receiver : proxyIdOf(options.receiver, companion)
+    if (!fixedReceiver) throw new Error(`rehype-trickle-seal: options.receiver must be a proxy id (32 hex digits) or a proxy pointer of ${companion} (${companion}/p/{id}), got "${options.receiver}"`)
+  }
 
   return function transform (tree: Root, file: VFile): undefined {
     const page = options.page ?? pageOf(file)
     const sealed: SealedSection[] = []
+    // Looked up with the first section to seal: pages without one need no pointer.
+    let receiver = fixedReceiver
     visit(tree, 'element', (section) => {
       const id = section.properties.dataTrickleExclusive
       if (id === undefined) return undefined
@@ -72,7 +135,18 @@ export default function rehypeTrickleSeal (options: Options) {
         // Never leave plaintext behind: a section without a price stops the build.
         file.fail(`Exclusive section "${String(id)}" of ${page} has no price: set front matter \`price\` or params.trickle.price, or pass a default price`, { place: section.position, ruleId: 'no-price', source: 'rehype-trickle-seal' })
       }
-      const token = encodeSealToken({ page, id: String(id), ...price })
+      const problem = priceProblem(price)
+      if (problem) {
+        file.fail(`Exclusive section "${String(id)}" of ${page}: ${problem}; the companion could not charge it`, { place: section.position, ruleId: 'bad-price', source: 'rehype-trickle-seal' })
+      }
+      if (!receiver) {
+        const href = pagePointer(tree)
+        receiver = href ? proxyIdOf(href, companion) : undefined
+        if (!receiver) {
+          file.fail(`Page ${page} has exclusive sections, but its monetization pointer (<link rel="monetization" href>) is ${href === undefined ? 'missing' : `"${href}"`}, not a proxy pointer of the companion ${companion} (${companion}/p/{32 hex digits}): readers' payments must reach a receiver the companion verifies. Point the page at the companion's proxy pointer, or pass the receiver option`, { ruleId: 'no-receiver', source: 'rehype-trickle-seal' })
+        }
+      }
+      const token = encodeSealToken(options.sealKey, { page, id: String(id), ...price, receiver })
       const plaintext = toHtml(content.children)
       const box = sealSection(options.sealKey, token, plaintext)
       sealed.push({ page, id: String(id), text: toString(content) })

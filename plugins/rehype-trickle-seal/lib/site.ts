@@ -15,6 +15,8 @@ export interface SealSiteOptions {
   sealKey: Uint8Array
   companion: string
   defaultPrice?: SectionPrice
+  /** Proxy id or proxy pointer every section is paid to, instead of each page's monetization pointer */
+  receiver?: string
   /** Called once per sealed page (progress for long builds) */
   onPage?: (page: string, sections: number) => void
 }
@@ -64,7 +66,7 @@ export async function sealSite (root: string, opts: SealSiteOptions): Promise<Se
   const files = await listFiles(root)
   const sections: SealedSection[] = []
   let pages = 0
-  const processor = unified().use(rehypeParse).use(rehypeTrickleSeal, { sealKey: opts.sealKey, companion: opts.companion, defaultPrice: opts.defaultPrice ?? null }).use(rehypeStringify)
+  const processor = unified().use(rehypeParse).use(rehypeTrickleSeal, { sealKey: opts.sealKey, companion: opts.companion, defaultPrice: opts.defaultPrice ?? null, receiver: opts.receiver ?? null }).use(rehypeStringify)
   for (const file of files.filter((f) => /\.html?$/i.test(f))) {
     const source = await readFile(file, 'utf8')
     if (!source.includes('data-trickle-exclusive')) continue

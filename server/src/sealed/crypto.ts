@@ -1,16 +1,19 @@
 // Sealed sections: each exclusive section is encrypted at build time (AES-256-GCM) under a key that only
 // the companion (and the build, which shares its seal secret) can derive. The page carries a token
-// that names the section and its price; the key is HMAC(sealKey, token), so a token whose price was
-// lowered derives another key and decrypts nothing, and the companion needs no per-section state.
+// that names the section, its price and the receiver its readers pay (the proxy id of the page's
+// monetization pointer); the token is MACed, so the companion spends only prices the build wrote
+// (a token it did not issue is refused before any money moves), and the key is HMAC(sealKey, token),
+// so the companion needs no per-section state.
 //
 //   sealKey    = HMAC-SHA256(sealSecret, "trickle-seal-v1")
-//   token      = base64url(JSON {v: 1, page, id, amount, assetCode, assetScale})
+//   payload    = base64url(JSON {v: 2, page, id, amount, assetCode, assetScale, receiver})
+//   token      = payload "." base64url(HMAC-SHA256(sealKey, "trickle-seal-token-v2\n" payload))
 //   sectionKey = HMAC-SHA256(sealKey, token)            (32 bytes, AES-256-GCM)
 //   ciphertext = AES-256-GCM(sectionKey, iv = 12 random bytes, aad = token, plaintext HTML)
 //
 // The browser decrypts with WebCrypto (theme/assets/ts/sealed.ts), which expects the 16-byte tag
 // appended to the ciphertext, as below.
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 
 export interface SectionPrice {
   /** Whole units at assetScale, decimal text */
@@ -20,19 +23,27 @@ export interface SectionPrice {
 }
 
 export interface SealToken extends SectionPrice {
-  v: 1
+  v: 2
   /** Site-relative path of the page, e.g. /posts/hello/ */
   page: string
   /** Section id within the page (data-trickle-exclusive) */
   id: string
+  /** Proxy id of the receiver the page's readers pay (its monetization pointer, /p/{id}) */
+  receiver: string
 }
 
 export class SealTokenError extends Error {
-  constructor (message: string) {
+  /** 'invalid': not a token at all; 'not_issued': well-formed, but no build with this seal key wrote it */
+  readonly kind: 'invalid' | 'not_issued'
+  constructor (message: string, kind: 'invalid' | 'not_issued' = 'invalid') {
     super(message)
     this.name = 'SealTokenError'
+    this.kind = kind
   }
 }
+
+const TOKEN_MAC = 'trickle-seal-token-v2\n'
+const tokenMac = (sealKey: Uint8Array, payload: string) => createHmac('sha256', sealKey).update(TOKEN_MAC).update(payload).digest()
 
 const AMOUNT = /^(0|[1-9]\d{0,19})$/
 const U64_MAX = (1n << 64n) - 1n
@@ -41,28 +52,39 @@ export function sealKeyFrom (sealSecret: Uint8Array): Buffer {
   return createHmac('sha256', sealSecret).update('trickle-seal-v1').digest()
 }
 
-export function encodeSealToken (t: Omit<SealToken, 'v'>): string {
-  return Buffer.from(JSON.stringify({ v: 1, page: t.page, id: t.id, amount: t.amount, assetCode: t.assetCode, assetScale: t.assetScale })).toString('base64url')
+/** A token for a section, MACed with the seal key (the sealing step writes it into the page). */
+export function encodeSealToken (sealKey: Uint8Array, t: Omit<SealToken, 'v'>): string {
+  const payload = Buffer.from(JSON.stringify({ v: 2, page: t.page, id: t.id, amount: t.amount, assetCode: t.assetCode, assetScale: t.assetScale, receiver: t.receiver })).toString('base64url')
+  return `${payload}.${tokenMac(sealKey, payload).toString('base64url')}`
 }
 
-/** Parses and checks a token; throws SealTokenError saying what is wrong. */
-export function decodeSealToken (token: unknown): SealToken {
-  if (typeof token !== 'string' || token.length === 0 || token.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(token)) {
-    throw new SealTokenError('token must be base64url text of at most 2048 characters')
+/**
+ * Parses and checks a token, and its MAC: a token that the sealing step with this seal key did not
+ * write (a price lowered, another receiver, made up) throws SealTokenError of kind 'not_issued'.
+ */
+export function decodeSealToken (token: unknown, sealKey: Uint8Array): SealToken {
+  if (typeof token !== 'string' || token.length === 0 || token.length > 2048 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/.test(token)) {
+    throw new SealTokenError('token must be base64url payload "." MAC, at most 2048 characters')
+  }
+  const dot = token.indexOf('.')
+  const payload = token.slice(0, dot)
+  if (!timingSafeEqual(Buffer.from(token.slice(dot + 1), 'base64url'), tokenMac(sealKey, payload))) {
+    throw new SealTokenError('token was not issued by a sealing step with this seal key', 'not_issued')
   }
   let t: Record<string, unknown>
   try {
-    t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>
+    t = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>
   } catch {
     throw new SealTokenError('token is not base64url JSON')
   }
-  if (t.v !== 1) throw new SealTokenError('unsupported token version')
+  if (t.v !== 2) throw new SealTokenError('unsupported token version')
   if (typeof t.page !== 'string' || !t.page.startsWith('/') || t.page.length > 1024) throw new SealTokenError('token page must be a site-relative path')
   if (typeof t.id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(t.id)) throw new SealTokenError('token id must be 1-64 letters, digits, "-" or "_"')
   if (typeof t.amount !== 'string' || !AMOUNT.test(t.amount) || BigInt(t.amount) > U64_MAX) throw new SealTokenError('token amount must be a whole number in decimal, at most 2^64-1')
   if (typeof t.assetCode !== 'string' || !/^[A-Za-z0-9]{1,12}$/.test(t.assetCode)) throw new SealTokenError('token assetCode must be 1-12 letters or digits')
   if (typeof t.assetScale !== 'number' || !Number.isInteger(t.assetScale) || t.assetScale < 0 || t.assetScale > 255) throw new SealTokenError('token assetScale must be an integer from 0 to 255')
-  return { v: 1, page: t.page, id: t.id, amount: t.amount, assetCode: t.assetCode, assetScale: t.assetScale }
+  if (typeof t.receiver !== 'string' || !/^[0-9a-f]{32}$/.test(t.receiver)) throw new SealTokenError('token receiver must be a proxy id (32 hex digits)')
+  return { v: 2, page: t.page, id: t.id, amount: t.amount, assetCode: t.assetCode, assetScale: t.assetScale, receiver: t.receiver }
 }
 
 export function sectionKey (sealKey: Uint8Array, token: string): Buffer {

@@ -18,9 +18,9 @@ export default fp(async function sealedPlugin (app, opts: { sealSecret?: Buffer,
   app.decorate('sealed', createSealedService({
     store: app.store,
     sealKey,
-    asset: () => app.wallet.asset(),
+    receivers: app.receivers,
     grantTtlMs: opts.grantTtlSeconds * 1000,
     log: app.log,
     now: opts.now
   }))
-}, { name: 'sealed', fastify: '5.x', dependencies: ['store', 'wallet'] })
+}, { name: 'sealed', fastify: '5.x', dependencies: ['store', 'receivers'] })

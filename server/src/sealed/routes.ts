@@ -11,22 +11,32 @@ const sealedRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Price of a sealed section in the units balances are kept in',
       description: 'Pages compare it with the balance their credits return, and ask for the key once it is covered.',
       querystring: Type.Object({ token: Type.String({ minLength: 1, maxLength: 2048 }) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ price: Amount, assetCode: Type.String(), assetScale: Type.Integer() }), 400: errorRef, 409: errorRef }
+      response: {
+        200: Type.Object({
+          price: Amount,
+          assetCode: Type.String(),
+          assetScale: Type.Integer(),
+          receiver: Type.String({ description: 'Proxy id the section\'s readers pay: only credits of payments to it count' })
+        }),
+        400: errorRef,
+        409: errorRef
+      }
     }
   }, async (req, reply) => {
-    const result = app.sealed.priceOf(req.query.token)
+    const result = await app.sealed.priceOf(req.query.token)
     if (isSealError(result)) return sendError(reply, sealErrorStatus[result], result, sealErrorMessage[result])
-    return { price: result.price.toString(), assetCode: result.assetCode, assetScale: result.assetScale }
+    return { price: result.price.toString(), assetCode: result.assetCode, assetScale: result.assetScale, receiver: result.receiver }
   })
 
   app.post('/sealed/keys', {
     schema: {
       tags: ['sealed'],
       summary: 'Key of a sealed exclusive section, after paying its price',
-      description: 'Spends the section\'s price (from its token, which the build wrote and the key derivation binds) from the balance the reader credited with verified receipts, once per balance and section; within the grant a reload pays nothing. 402 until the balance covers the price.',
+      description: 'Spends the section\'s price (from its token, which the build wrote and MACed) from what the reader\'s balance holds for the section\'s receiver, once per balance and section; within the grant a reload pays nothing. ' +
+        'Only the holder of the balance\'s secret can spend it: the balance id is derived from the secret (README, "Who can spend what"). 400 `token_not_issued` for a token the build did not write, 402 until the balance covers the price.',
       body: Type.Object({
         token: Type.String({ minLength: 1, maxLength: 2048, description: 'data-trickle-token of the section' }),
-        balance: Type.String({ minLength: 1, maxLength: 128, description: 'The reader\'s balance id at this verifier' })
+        secret: Type.String({ minLength: 43, maxLength: 43, description: 'The reader\'s balance secret (32 bytes, base64url); its balance id is base64url(SHA-256("trickle-balance-v1\\n" + secret))' })
       }, { additionalProperties: false }),
       response: {
         200: Type.Object({
@@ -42,7 +52,7 @@ const sealedRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (req, reply) => {
-    const result = await app.sealed.releaseKey(req.body.token, req.body.balance)
+    const result = await app.sealed.releaseKey(req.body.token, req.body.secret)
     if (isSealError(result)) return sendError(reply, sealErrorStatus[result], result, sealErrorMessage[result])
     if ('error' in result) {
       return reply.code(402).send({

@@ -1,12 +1,14 @@
 // Releases the key of a sealed section after spending its price from the reader's balance (credited
-// with verified receipts), once per balance and section: a grant lasts `grantTtlMs`, so a reload or a
-// second tab within it pays nothing. The price comes from the token the build wrote, which the key
-// derivation binds (crypto.ts); the verifier is this companion's own, never one a client names.
+// with verified receipts paid to the section's receiver), once per balance and section: a grant lasts
+// `grantTtlMs`, so a reload or a second tab within it pays nothing. Only the reader who holds the
+// balance's secret can spend it (verifier/owner.ts). The price and the receiver come from the token
+// the build wrote and MACed (crypto.ts); the verifier is this companion's own, never one a client names.
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Store } from '../store/types.ts'
-import { BALANCE_ID } from '../verifier/service.ts'
-import { decodeSealToken, SealTokenError, sectionKey, type SealToken, type SectionPrice } from './crypto.ts'
+import type { ReceiverService } from '../receivers/service.ts'
+import { ownedBalance } from '../verifier/owner.ts'
+import { decodeSealToken, SealTokenError, sectionKey, type SealToken } from './crypto.ts'
 import { SealError } from './errors.ts'
 
 export interface KeyRelease {
@@ -14,65 +16,70 @@ export interface KeyRelease {
   expiresAt: number
   /** What this request spent: the price, or 0 within a grant */
   charged: bigint
-  /** The price in the balance's units */
+  /** The price in the balance's units (for the section's receiver) */
   price: bigint
+  /** What the balance holds for the section's receiver, after this */
   balance: bigint
 }
 
+export interface SectionQuote {
+  price: bigint
+  assetCode: string
+  assetScale: number
+  /** Proxy id the page's readers pay: credits count towards the section only when they reached it */
+  receiver: string
+}
+
+export type KeyRefusal = { error: SealError, price?: bigint, balance?: bigint }
+
 export interface SealedService {
   /** What a section costs in the balance's units (pages ask before they ask for the key). */
-  priceOf (token: unknown): { price: bigint, assetCode: string, assetScale: number } | SealError
-  releaseKey (token: unknown, balanceId: string): Promise<KeyRelease | (SealError | { error: SealError, price?: bigint, balance?: bigint })>
+  priceOf (token: unknown): Promise<SectionQuote | SealError>
+  /** Spends the section's price from the balance whose secret the reader holds, and releases its key. */
+  releaseKey (token: unknown, balanceSecret: unknown): Promise<KeyRelease | SealError | KeyRefusal>
 }
 
 export interface SealedDeps {
   store: Store
   sealKey: Buffer
-  /** The asset balances are kept in (the wallet's, i.e. the receipts') */
-  asset: () => { code: string, scale: number }
+  receivers: Pick<ReceiverService, 'priceFor'>
   grantTtlMs: number
   log: FastifyBaseLogger
   now?: () => number
 }
 
-/** A price in the balance's asset: same code only; scales converted exactly, rounding up for the payee. */
-export function priceInAsset (price: SectionPrice, asset: { code: string, scale: number }): bigint | undefined {
-  if (price.assetCode.toUpperCase() !== asset.code.toUpperCase()) return undefined
-  const amount = BigInt(price.amount)
-  if (asset.scale >= price.assetScale) return amount * 10n ** BigInt(asset.scale - price.assetScale)
-  const divisor = 10n ** BigInt(price.assetScale - asset.scale)
-  return (amount + divisor - 1n) / divisor
-}
-
-function parseToken (token: unknown): SealToken | SealError {
-  try {
-    return decodeSealToken(token)
-  } catch (err) {
-    if (err instanceof SealTokenError) return SealError.InvalidToken
-    throw err
-  }
-}
-
 export function createSealedService (deps: SealedDeps): SealedService {
   const log = deps.log.child({ service: 'sealed' })
   const now = deps.now ?? Date.now
+
+  async function quote (token: unknown): Promise<{ parsed: SealToken, quote: SectionQuote } | SealError> {
+    let parsed: SealToken
+    try {
+      parsed = decodeSealToken(token, deps.sealKey)
+    } catch (err) {
+      if (err instanceof SealTokenError) return err.kind === 'not_issued' ? SealError.TokenNotIssued : SealError.InvalidToken
+      throw err
+    }
+    const price = await deps.receivers.priceFor(parsed.receiver, parsed)
+    if ('problem' in price) return price.problem === 'asset_mismatch' ? SealError.AssetMismatch : SealError.UnknownReceiver
+    return { parsed, quote: { price: price.amount, assetCode: price.asset.assetCode, assetScale: price.asset.assetScale, receiver: parsed.receiver } }
+  }
+
   return {
-    priceOf (token) {
-      const parsed = parseToken(token)
-      if (typeof parsed === 'string') return parsed
-      const asset = deps.asset()
-      const price = priceInAsset(parsed, asset)
-      return price === undefined ? SealError.AssetMismatch : { price, assetCode: asset.code, assetScale: asset.scale }
+    async priceOf (token) {
+      const q = await quote(token)
+      return typeof q === 'string' ? q : q.quote
     },
-    async releaseKey (token, balanceId) {
-      if (!BALANCE_ID.test(balanceId)) return SealError.InvalidBalanceId
-      const parsed = parseToken(token)
-      if (typeof parsed === 'string') return parsed
-      const price = priceInAsset(parsed, deps.asset())
-      if (price === undefined) return SealError.AssetMismatch
+    async releaseKey (token, balanceSecret) {
+      const balanceId = ownedBalance(balanceSecret)
+      if (balanceId === undefined) return SealError.InvalidSecret
+      const q = await quote(token)
+      if (typeof q === 'string') return q
+      const { parsed, quote: { price, receiver } } = q
       const t = now()
       const result = await deps.store.spendForGrant({
         balanceId,
+        receiver,
         grantKey: `seal:${createHash('sha256').update(token as string).digest('hex')}`,
         amount: price,
         now: t,
@@ -80,7 +87,7 @@ export function createSealedService (deps: SealedDeps): SealedService {
       })
       if (result.kind === 'unknown_balance') return { error: SealError.NoPayment, price }
       if (result.kind === 'insufficient') return { error: SealError.PaymentRequired, price, balance: result.balance }
-      if (result.charged > 0n) log.info({ page: parsed.page, section: parsed.id, balance: balanceId, charged: result.charged.toString() }, 'sealed section bought')
+      if (result.charged > 0n) log.info({ page: parsed.page, section: parsed.id, receiver, balance: balanceId, charged: result.charged.toString() }, 'sealed section bought')
       return {
         key: sectionKey(deps.sealKey, token as string).toString('base64'),
         expiresAt: result.expiresAt,

@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS nonce_marks (
 CREATE TABLE IF NOT EXISTS receipt_marks (
   nonce TEXT NOT NULL, stream_id INTEGER NOT NULL, total TEXT NOT NULL, PRIMARY KEY (nonce, stream_id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS balances (id TEXT PRIMARY KEY, amount TEXT NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS balances (
+  id TEXT NOT NULL, receiver TEXT NOT NULL, amount TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (id, receiver)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS grants (
   balance_id TEXT NOT NULL, grant_key TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (balance_id, grant_key)
 ) WITHOUT ROWID;
@@ -86,6 +88,27 @@ function migrateNonces (db: DatabaseSync) {
   })
 }
 
+/**
+ * Databases from before balances were per receiver: one amount per balance id. Those amounts came
+ * from receipts whose receiver was not kept with them; they move to the unknown receiver (''), which
+ * only an operator's :spend with `receiver=` can spend, so no creator's content is bought with them.
+ */
+function migrateBalances (db: DatabaseSync) {
+  const hasReceiver = () => db.prepare("SELECT 1 FROM pragma_table_info('balances') WHERE name = 'receiver'").get() !== undefined
+  if (hasReceiver()) return
+  inTransaction(db, () => {
+    if (hasReceiver()) return
+    db.exec(`
+      CREATE TABLE balances_by_receiver (
+        id TEXT NOT NULL, receiver TEXT NOT NULL, amount TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (id, receiver)
+      ) WITHOUT ROWID;
+      INSERT INTO balances_by_receiver (id, receiver, amount, updated_at) SELECT id, '', amount, updated_at FROM balances;
+      DROP TABLE balances;
+      ALTER TABLE balances_by_receiver RENAME TO balances;
+    `)
+  })
+}
+
 /** The SQLite store; `db` lets other features (pull payments, tracker) keep their tables in the same file. */
 export interface SqliteStore extends Store {
   readonly db: DatabaseSync
@@ -95,6 +118,8 @@ export function openSqliteStore (file: string): SqliteStore {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true })
   const db = new DatabaseSync(file)
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;')
+  // Before the schema: an old `balances` table (no receiver) must be rebuilt, not taken as current.
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'balances'").get() !== undefined) migrateBalances(db)
   db.exec(SCHEMA)
   migrateNonces(db)
 
@@ -125,10 +150,11 @@ export function openSqliteStore (file: string): SqliteStore {
     markPut: db.prepare('INSERT INTO nonce_marks (seq, stream_id, total) VALUES (?, ?, ?) ON CONFLICT (seq, stream_id) DO UPDATE SET total = excluded.total'),
     unissuedMarkGet: arrays('SELECT total FROM receipt_marks WHERE nonce = ? AND stream_id = ?'),
     unissuedMarkPut: db.prepare('INSERT INTO receipt_marks (nonce, stream_id, total) VALUES (?, ?, ?) ON CONFLICT (nonce, stream_id) DO UPDATE SET total = excluded.total'),
-    balanceGet: arrays('SELECT amount FROM balances WHERE id = ?'),
+    balanceGet: arrays('SELECT amount FROM balances WHERE id = ? AND receiver = ?'),
+    balanceList: arrays('SELECT receiver, amount FROM balances WHERE id = ? ORDER BY receiver'),
     grantGet: arrays('SELECT expires_at FROM grants WHERE balance_id = ? AND grant_key = ?'),
     grantPut: db.prepare('INSERT INTO grants (balance_id, grant_key, expires_at) VALUES (?, ?, ?) ON CONFLICT (balance_id, grant_key) DO UPDATE SET expires_at = excluded.expires_at'),
-    balancePut: db.prepare('INSERT INTO balances (id, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, updated_at = excluded.updated_at')
+    balancePut: db.prepare('INSERT INTO balances (id, receiver, amount, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id, receiver) DO UPDATE SET amount = excluded.amount, updated_at = excluded.updated_at')
   }
 
   const transaction = <T>(fn: () => T): T => inTransaction(db, fn)
@@ -174,10 +200,11 @@ export function openSqliteStore (file: string): SqliteStore {
   const toNonce = (r: NonceRow): NonceRecord => ({ nonce: r[1], proxyId: r[2], spspEndpoint: r[3], issuedAt: r[4] })
   /** First column of a one-column read, if there is a row. */
   const first = (row: unknown) => row === undefined ? undefined : (row as [unknown])[0]
-  const balanceOf = (id: string): bigint | undefined => {
-    const amount = first(q.balanceGet.get(id))
+  const balanceOf = (id: string, receiver: string): bigint | undefined => {
+    const amount = first(q.balanceGet.get(id, receiver))
     return amount === undefined ? undefined : BigInt(amount as string)
   }
+  const balancesOf = (id: string) => (q.balanceList.all(id) as unknown as Array<[string, string]>).map(([receiver, amount]) => ({ receiver, amount: BigInt(amount) }))
   let closed = false
 
   return {
@@ -253,39 +280,47 @@ export function openSqliteStore (file: string): SqliteStore {
         const previous = mark === undefined ? 0n : BigInt(mark as string)
         if (input.totalReceived <= previous) return { kind: 'not_newer', previous }
         const amount = input.totalReceived - previous
+        // The money reached the receiver behind the nonce's proxy: it counts towards that one only.
+        const receiver = row === undefined ? '' : row[2]
         let balance = 0n
         if (input.balanceId !== undefined) {
-          balance = (balanceOf(input.balanceId) ?? 0n) + amount
+          balance = (balanceOf(input.balanceId, receiver) ?? 0n) + amount
           if (balance > input.maxBalance) return { kind: 'balance_overflow', balance: balance - amount }
-          q.balancePut.run(input.balanceId, balance.toString(), Date.now())
+          q.balancePut.run(input.balanceId, receiver, balance.toString(), Date.now())
         }
         if (seq === undefined) q.unissuedMarkPut.run(input.nonce, input.streamId, input.totalReceived.toString())
         else q.markPut.run(seq, input.streamId, input.totalReceived.toString())
-        return nonce ? { kind: 'credited', amount, balance, nonce } : { kind: 'credited', amount, balance }
+        return nonce ? { kind: 'credited', amount, balance, receiver, nonce } : { kind: 'credited', amount, balance, receiver }
       })
     },
-    async spend (balanceId, amount): Promise<SpendResult> {
+    async spend (balanceId, amount, receiver = ''): Promise<SpendResult> {
       return batched((): SpendResult => {
-        const balance = balanceOf(balanceId)
+        const balance = balanceOf(balanceId, receiver)
         if (balance === undefined) return { kind: 'unknown_balance' }
         if (balance < amount) return { kind: 'insufficient', balance }
         const left = balance - amount
-        q.balancePut.run(balanceId, left.toString(), Date.now())
+        q.balancePut.run(balanceId, receiver, left.toString(), Date.now())
         return { kind: 'spent', balance: left }
       })
     },
-    async getBalance (balanceId) {
-      return balanceOf(balanceId)
+    async getBalance (balanceId, receiver) {
+      if (receiver !== undefined) return balanceOf(balanceId, receiver)
+      const all = balancesOf(balanceId)
+      return all.length === 0 ? undefined : all.reduce((sum, b) => sum + b.amount, 0n)
+    },
+    async listBalances (balanceId) {
+      return balancesOf(balanceId)
     },
     async spendForGrant (input) {
       return batched(() => {
-        const balance = balanceOf(input.balanceId)
-        if (balance === undefined) return { kind: 'unknown_balance' as const }
+        // A purchase that lasts is kept whatever the balance holds now.
+        const balance = balanceOf(input.balanceId, input.receiver)
         const grantEnds = first(q.grantGet.get(input.balanceId, input.grantKey))
-        if (grantEnds !== undefined && Number(grantEnds) > input.now) return { kind: 'granted' as const, charged: 0n, balance, expiresAt: Number(grantEnds) }
+        if (grantEnds !== undefined && Number(grantEnds) > input.now) return { kind: 'granted' as const, charged: 0n, balance: balance ?? 0n, expiresAt: Number(grantEnds) }
+        if (balance === undefined) return { kind: 'unknown_balance' as const }
         if (balance < input.amount) return { kind: 'insufficient' as const, balance }
         const left = balance - input.amount
-        q.balancePut.run(input.balanceId, left.toString(), input.now)
+        q.balancePut.run(input.balanceId, input.receiver, left.toString(), input.now)
         q.grantPut.run(input.balanceId, input.grantKey, input.expiresAt)
         return { kind: 'granted' as const, charged: input.amount, balance: left, expiresAt: input.expiresAt }
       })

@@ -43,7 +43,16 @@ export interface CreditReceiptInput {
 }
 
 export type CreditReceiptResult =
-  | { kind: 'credited', amount: bigint, balance: bigint, /** with nonceIssuedAfter */ nonce?: NonceRecord }
+  | {
+    kind: 'credited'
+    amount: bigint
+    /** What the balance now holds for `receiver` */
+    balance: bigint
+    /** The proxy id behind the receipt's nonce ('' for a nonce this store never issued) */
+    receiver: string
+    /** with nonceIssuedAfter */
+    nonce?: NonceRecord
+  }
   | { kind: 'not_newer', previous: bigint }
   | { kind: 'balance_overflow', balance: bigint }
   | { kind: 'unknown_nonce' }
@@ -56,6 +65,8 @@ export type SpendResult =
 
 export interface GrantInput {
   balanceId: string
+  /** Whose money pays: the proxy id of the receiver the content's payments go to */
+  receiver: string
   /** What the grant is for, e.g. a sealed section: one grant per (balance, key) */
   grantKey: string
   amount: bigint
@@ -89,10 +100,18 @@ export interface Store {
   /** Deletes nonces (and their receipt marks) issued before `issuedBefore`. Returns how many. */
   purgeNonces (issuedBefore: number): Promise<number>
 
-  /** Moves the (nonce, streamId) high-water mark up and credits the difference, atomically. */
+  /**
+   * Moves the (nonce, streamId) high-water mark up and credits the difference, atomically, to what
+   * the balance holds for the receiver behind the nonce (its proxy id): money paid to one creator
+   * never buys another's content.
+   */
   creditReceipt (input: CreditReceiptInput): Promise<CreditReceiptResult>
-  spend (balanceId: string, amount: bigint): Promise<SpendResult>
-  getBalance (balanceId: string): Promise<bigint | undefined>
+  /** Spends from what the balance holds for `receiver` ('' : money whose receiver is unknown). */
+  spend (balanceId: string, amount: bigint, receiver?: string): Promise<SpendResult>
+  /** What the balance holds for `receiver`, or for all receivers together when none is named. */
+  getBalance (balanceId: string, receiver?: string): Promise<bigint | undefined>
+  /** What the balance holds for each receiver. */
+  listBalances (balanceId: string): Promise<Array<{ receiver: string, amount: bigint }>>
   /**
    * Pays for something once per grant: an unexpired grant for (balance, grantKey) costs nothing;
    * otherwise `amount` is spent and a grant until `expiresAt` recorded, in one atomic step, so

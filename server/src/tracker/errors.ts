@@ -7,6 +7,8 @@ export const TrackerError = {
   WrongVerifier: 'wrong_verifier',
   UnknownPointer: 'unknown_payment_pointer',
   AssetMismatch: 'asset_mismatch',
+  UnknownAsset: 'unknown_asset',
+  UnpayablePrice: 'unpayable_price',
   InvalidSeedPath: 'invalid_seed_path',
   UnknownTorrent: 'unknown_torrent'
 } as const
@@ -18,6 +20,8 @@ export const trackerErrorStatus: { [E in TrackerError]: number } = {
   wrong_verifier: 400,
   unknown_payment_pointer: 400,
   asset_mismatch: 400,
+  unknown_asset: 400,
+  unpayable_price: 400,
   invalid_seed_path: 400,
   unknown_torrent: 404
 }
@@ -28,6 +32,8 @@ export const trackerErrorMessage: { [E in TrackerError]: string } = {
   wrong_verifier: "the license's verifier must be this server, which spends the price from the reader's balance",
   unknown_payment_pointer: "the license's paymentPointer must be a proxy pointer registered here (POST /proxies), so that its receipts are verifiable here",
   asset_mismatch: "the license's asset differs from the receiving wallet's, and Trickle does not convert currencies",
+  unknown_asset: "the license's receiver is not a wallet account of this companion, so the asset its receipts count in is unknown here and the price cannot be charged in it",
+  unpayable_price: "the license's price cannot be held by a balance (whole units at assetScale, at most 2^63-1 in the receiver's units)",
   invalid_seed_path: 'path must be the absolute path of a readable file named like the torrent, with its length',
   unknown_torrent: 'no torrent with this infohash is registered'
 }
@@ -52,6 +58,8 @@ export const AnnounceRefusal = {
   NotRegistered: 'not_registered',
   BadSeederToken: 'bad_seeder_token',
   ClosedTracker: 'closed_tracker',
-  NotAuthorized: 'not_authorized'
+  NotAuthorized: 'not_authorized',
+  TicketRequired: 'ticket_required',
+  InvalidTicket: 'invalid_ticket'
 } as const
 export type AnnounceRefusal = typeof AnnounceRefusal[keyof typeof AnnounceRefusal]

@@ -12,29 +12,32 @@ export interface TrackerPluginOptions {
   /** Serve infohashes nobody registered (free torrents), as a public tracker does. */
   open: boolean
   intervalMs?: number
+  /** How long a bought download lasts (new tickets free until then). */
+  grantTtlSeconds?: number
+  ticketTtlSeconds?: number
+  maxPeersPerGrant?: number
+  /** Clock for ticket and grant lifetimes; tests move it instead of sleeping. */
+  now?: () => number
   limits?: Partial<TrackerLimits>
 }
 
 export default fp(async function trackerPlugin (app, opts: TrackerPluginOptions) {
   const publicUrl = opts.publicUrl.replace(/\/+$/, '')
-  const walletPrefix = `${publicUrl}/wallet/`
   const tracker = await createTrackerService({
     store: openSqliteTrackerStore(app.sqlite),
-    verifier: app.verifier,
+    receivers: app.receivers,
     grants: app.store,
-    // The companion's own wallet receives in the network's asset; for outside receivers we cannot know.
-    async receiverAsset (spspEndpoint) {
-      if (!spspEndpoint.startsWith(walletPrefix)) return undefined
-      const account = await app.wallet.getAccount(decodeURIComponent(spspEndpoint.slice(walletPrefix.length)))
-      return typeof account === 'string' ? undefined : { assetCode: account.assetCode, assetScale: account.assetScale }
-    },
     publicUrl,
     adminToken: app.secrets.adminToken,
     open: opts.open,
     log: app.log,
     intervalMs: opts.intervalMs,
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.grantTtlSeconds !== undefined ? { grantTtlMs: opts.grantTtlSeconds * 1000 } : {}),
+    ...(opts.ticketTtlSeconds !== undefined ? { ticketTtlMs: opts.ticketTtlSeconds * 1000 } : {}),
+    ...(opts.maxPeersPerGrant !== undefined ? { maxPeersPerGrant: opts.maxPeersPerGrant } : {}),
     ...(opts.limits ? { limits: opts.limits } : {})
   })
   app.decorate('tracker', tracker)
   app.addHook('onClose', async () => { tracker.close() })
-}, { name: 'tracker', fastify: '5.x', dependencies: ['store', 'secrets', 'verifier', 'wallet'] })
+}, { name: 'tracker', fastify: '5.x', dependencies: ['store', 'secrets', 'receivers'] })

@@ -28,10 +28,14 @@ export type Authorization =
   | { ok: false, reason: string }
 
 export interface Credentials {
-  /** balance id at the verifier (announce param `balance`) */
+  /** a download ticket for this infohash and peer id (announce param `ticket`) */
+  ticket?: unknown
+  /** a balance id (announce param `balance`): refused with a pointer to tickets, it pays nothing alone */
   balance?: unknown
   /** the creator's seeder token (announce param `seeder_token`) */
   seederToken?: unknown
+  /** the announcing peer id, lowercase hex (what a ticket is bound to) */
+  peerId?: string
 }
 
 /** Answers at once when it can (free torrents, pairs already paid); a promise only when it must spend. */
@@ -249,6 +253,7 @@ interface HttpAnnounce {
   numwant: number
   compact: boolean
   balance?: string
+  ticket?: string
   seederToken?: string
 }
 
@@ -264,6 +269,7 @@ export function parseHttpAnnounce (url: string): HttpAnnounce | string {
   let numwant = DEFAULT_NUMWANT
   let compact = false
   let balance: string | undefined
+  let ticket: string | undefined
   let seederToken: string | undefined
   let start = q + 1
   while (start <= url.length) {
@@ -283,6 +289,7 @@ export function parseHttpAnnounce (url: string): HttpAnnounce | string {
         case 'numwant': { const n = Number.parseInt(value, 10); numwant = Number.isNaN(n) ? DEFAULT_NUMWANT : Math.min(n, MAX_NUMWANT); break }
         case 'compact': compact = value === '1'; break
         case 'balance': balance = decodeText(value) ?? '\0'; break
+        case 'ticket': ticket = decodeText(value) ?? '\0'; break
         case 'seeder_token': seederToken = decodeText(value) ?? '\0'; break
       }
     }
@@ -292,7 +299,7 @@ export function parseHttpAnnounce (url: string): HttpAnnounce | string {
   if (!peerId) return 'invalid peer_id'
   if (!Number.isInteger(port) || port <= 0 || port > 65535) return 'invalid port'
   if (!EVENTS.has(event)) return 'invalid event'
-  return { infoHash, peerId, port, left, event, numwant: Math.max(numwant, 0), compact, ...(balance !== undefined ? { balance } : {}), ...(seederToken !== undefined ? { seederToken } : {}) }
+  return { infoHash, peerId, port, left, event, numwant: Math.max(numwant, 0), compact, ...(balance !== undefined ? { balance } : {}), ...(ticket !== undefined ? { ticket } : {}), ...(seederToken !== undefined ? { seederToken } : {}) }
 }
 
 /** Scrape's info_hash params (repeatable) as hex; a string when one is malformed. */
@@ -454,7 +461,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
   function announce (url: string, ip: string): Buffer | Promise<Buffer> {
     const a = parseHttpAnnounce(url)
     if (typeof a === 'string') return failureReply(a)
-    const result = opts.authorize(a.infoHash, { balance: a.balance, seederToken: a.seederToken })
+    const result = opts.authorize(a.infoHash, { ticket: a.ticket, balance: a.balance, seederToken: a.seederToken, peerId: a.peerId })
     if (result instanceof Promise) {
       return result.then((r) => httpDecide(a, ip, r), (err: unknown) => {
         opts.log.error({ err, infoHash: a.infoHash }, 'tracker gate failed')
@@ -576,7 +583,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       limitHit('peerIdInUse', { infoHash })
       return refuse('this peer_id is in use by another connection; pick a new one or wait for it to expire (peer_id_in_use)')
     }
-    const result = opts.authorize(infoHash, { balance: m.balance, seederToken: m.seeder_token })
+    const result = opts.authorize(infoHash, { ticket: m.ticket, balance: m.balance, seederToken: m.seeder_token, peerId })
     const decide = (r: Authorization) => {
       if (conn.closed) return
       if (!r.ok) return refuse(r.reason)

@@ -32,6 +32,7 @@ const torrentFields = {
   license: Type.Optional(License),
   price: Type.Optional(Type.String({ description: 'The price in words, e.g. "1.00 USD"', examples: ['1.00 USD'] })),
   spendAmount: Type.Optional(Type.String({ pattern: '^[0-9]{1,20}$', description: 'What the tracker spends from a balance, in receipt units (the receiving wallet\'s asset and scale): credit at least this much' })),
+  receiver: Type.Optional(Type.String({ description: 'Proxy id the license pays (the id in its pointer /p/{id}): only credits of payments to it buy this torrent' })),
   createdAt: Type.String({ format: 'date-time' })
 }
 const TorrentView = Type.Object(torrentFields)
@@ -61,6 +62,7 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     announce: r.parsed.announce,
     ...(r.record.license ? { license: r.record.license, price: formatPrice(r.record.license) } : {}),
     ...(r.record.spendAmount !== undefined ? { spendAmount: r.record.spendAmount.toString() } : {}),
+    ...(r.receiver !== undefined ? { receiver: r.receiver } : {}),
     createdAt: new Date(r.record.createdAt).toISOString()
   })
 
@@ -100,9 +102,10 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['tracker'],
       summary: 'BitTorrent announce (HTTP) and the WebTorrent tracker (WebSocket upgrade on the same URL)',
       description: 'HTTP: BEP 3/23 announce; the reply is a bencoded dictionary, with `failure reason` when refused. WebSocket: the WebTorrent tracker protocol (JSON announces with WebRTC offers and answers). ' +
-        'For a paid torrent an announce needs `balance` (a balance id at this verifier holding the price; spent once per balance and torrent) or the creator\'s `seeder_token`; without it there are no peers and no offer or answer is relayed. See the README, "Paid downloads".',
+        'For a paid torrent an announce needs a `ticket` for its infohash and peer_id (POST /torrents/{infoHash}/access, which spends the price once per purchase) or the creator\'s `seeder_token`; without it there are no peers and no offer or answer is relayed. See the README, "Paid downloads".',
       querystring: Type.Object({
-        balance: Type.Optional(Type.String({ description: 'Balance id at this verifier that pays for the torrent (paid torrents)' })),
+        ticket: Type.Optional(Type.String({ description: 'Paid torrents: a ticket for this infohash and peer_id from POST /torrents/{infoHash}/access' })),
+        balance: Type.Optional(Type.String({ description: 'Refused (`ticket_required`): a balance id is public and pays nothing alone' })),
         seeder_token: Type.Optional(Type.String({ description: 'The creator\'s seeder token for this infohash (POST /torrents returns it)' })),
         info_hash: Type.String({ description: '20 bytes, percent-encoded' }),
         peer_id: Type.String({ description: '20 bytes, percent-encoded' }),
@@ -200,6 +203,63 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const result = await tracker.get(req.params.infoHash)
     if (isTrackerFailure(result)) return fail(reply, result)
     return view(result)
+  })
+
+  app.post('/torrents/:infoHash/access', {
+    bodyLimit: 1024,
+    schema: {
+      tags: ['tracker'],
+      summary: 'Buy a download (once) and get a ticket for one peer id',
+      description: 'Spends the registered price from what the reader\'s balance holds for the torrent\'s receiver, once per purchase (`TRICKLE_DOWNLOAD_GRANT_TTL`); until the purchase ends, new tickets are free (a reload, a new peer id). ' +
+        'Only the holder of the balance\'s secret can buy or renew (README, "Who can spend what"). The ticket admits this peer id, and no other, to the swarm until `expiresAt`: announce with `ticket` (HTTP query or WebSocket field). ' +
+        'A purchase is issued tickets for at most `TRICKLE_DOWNLOAD_MAX_PEERS` peer ids per ticket lifetime (429). Free torrents get a ticket without a secret.',
+      params: Type.Object({ infoHash: InfoHash }),
+      body: Type.Object({
+        secret: Type.Optional(Type.String({ minLength: 43, maxLength: 43, description: 'The reader\'s balance secret (32 bytes, base64url)' })),
+        peerId: Type.String({ pattern: '^[0-9a-f]{40}$', description: 'The peer id the client announces with, lowercase hex (WebTorrent: client.peerId)' })
+      }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          ticket: Type.String({ description: 'Announce param `ticket`' }),
+          expiresAt: Type.String({ format: 'date-time', description: 'Ask for a new ticket before this' }),
+          charged: Amount,
+          balance: Type.Optional(Amount),
+          grantExpiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'End of the purchase: new tickets are free until then' }))
+        }),
+        400: errorRef,
+        402: Type.Object({ statusCode: Type.Integer(), error: Type.String(), code: Type.String(), message: Type.String(), price: Amount, balance: Type.Optional(Amount) }),
+        404: errorRef,
+        429: errorRef
+      }
+    }
+  }, async (req, reply) => {
+    const result = await tracker.access(req.params.infoHash, req.body.secret, req.body.peerId)
+    if ('error' in result) {
+      switch (result.error) {
+        case 'unknown_torrent': return fail(reply, { error: TrackerError.UnknownTorrent })
+        case 'invalid_balance_secret': return sendError(reply, 400, result.error, 'secret must be the balance\'s secret: 32 bytes, base64url (43 characters)')
+        case 'invalid_peer_id': return sendError(reply, 400, result.error, 'peerId must be 40 lowercase hex digits')
+        case 'too_many_peers': return sendError(reply, 429, result.error, `this purchase already has tickets for ${result.limit} peer ids; reuse one, or wait for one to expire`)
+        default: return reply.code(402).send({
+          statusCode: 402,
+          error: 'Payment Required',
+          code: result.error,
+          message: result.error === 'unknown_balance'
+            ? 'no payment to this torrent\'s receiver has been credited to this balance yet'
+            : 'the balance does not hold the price for this torrent\'s receiver yet: pay the rest and credit the receipts',
+          price: result.price.toString(),
+          ...(result.balance !== undefined ? { balance: result.balance.toString() } : {})
+        })
+      }
+    }
+    reply.header('cache-control', 'no-store')
+    return {
+      ticket: result.ticket,
+      expiresAt: new Date(result.expiresAt).toISOString(),
+      charged: result.charged.toString(),
+      ...(result.balance !== undefined ? { balance: result.balance.toString() } : {}),
+      ...(result.grantExpiresAt !== undefined ? { grantExpiresAt: new Date(result.grantExpiresAt).toISOString() } : {})
+    }
   })
 
   app.delete('/torrents/:infoHash', {

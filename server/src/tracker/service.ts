@@ -9,29 +9,30 @@
 // bigint (§1.7.5); the receiving wallet's asset is respected (§1.7.5).
 import { createHmac, timingSafeEqual, createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { convertScale, formatPrice, parseTorrent, TorrentError, type License, type ParsedTorrent } from '../torrent/license.ts'
+import { formatPrice, parseTorrent, TorrentError, type License, type ParsedTorrent } from '../torrent/license.ts'
 import { magnetOf } from '../torrent/magnet.ts'
 import type { Store } from '../store/types.ts'
-import { BALANCE_ID, type VerifierService } from '../verifier/service.ts'
+import { sameServer, type ReceiverService } from '../receivers/service.ts'
+import { ownedBalance } from '../verifier/owner.ts'
 import { createTrackerProtocol, type Authorization, type Credentials, type TrackerLimits, type TrackerProtocol } from './protocol.ts'
 import { AnnounceRefusal, TrackerError, type TrackerFailure } from './errors.ts'
 import type { RegisteredTorrent, TrackerStore } from './store.ts'
 
-export interface Asset {
-  assetCode: string
-  assetScale: number
-}
-
 export interface TrackerDeps {
   store: TrackerStore
-  verifier: Pick<VerifierService, 'getProxy'>
+  /** Which receiver a license pays, and its price in that receiver's units. */
+  receivers: Pick<ReceiverService, 'proxyIdOf' | 'priceFor'>
   /** Spends once per (balance, grant key), atomically: the tracker's grant key is the infohash. */
   grants: Pick<Store, 'spendForGrant'>
-  /** The asset the wallet behind an SPSP endpoint receives in, when this companion knows it (its own wallet). */
-  receiverAsset (spspEndpoint: string): Promise<Asset | undefined>
   publicUrl: string
-  /** Seeder tokens are derived from it. */
+  /** Seeder tokens and download tickets are derived from it. */
   adminToken: string
+  /** How long a bought download lasts: until then the same reader gets tickets for free. */
+  grantTtlMs?: number
+  /** How long one ticket admits its peer id (then the reader asks for another, for free within the grant). */
+  ticketTtlMs?: number
+  /** Distinct peer ids one reader's purchase admits per ticket lifetime (a reload makes a new one). */
+  maxPeersPerGrant?: number
   /** Serve infohashes nobody registered, as a public tracker does. */
   open: boolean
   log: FastifyBaseLogger
@@ -43,7 +44,26 @@ export interface TrackerDeps {
 export interface Registered {
   record: RegisteredTorrent
   parsed: ParsedTorrent
+  /** Paid torrents: the proxy id of the receiver the license pays, whose balance buys it */
+  receiver?: string
 }
+
+/** A download ticket: what the tracker admits one peer id of a paying reader with. */
+export interface Ticket {
+  ticket: string
+  expiresAt: number
+  /** What this request spent: the price, or 0 within the purchase (or for a free torrent) */
+  charged: bigint
+  /** What the balance holds for the torrent's receiver, after this */
+  balance?: bigint
+  /** When the purchase ends (new tickets are free until then) */
+  grantExpiresAt?: number
+}
+
+export type AccessRefusal =
+  | { error: 'unknown_torrent' | 'invalid_balance_secret' | 'invalid_peer_id' }
+  | { error: 'unknown_balance' | 'insufficient_balance', price: bigint, balance?: bigint }
+  | { error: 'too_many_peers', limit: number }
 
 export interface TrackerService {
   /** This tracker's announce URLs: ws(s) for WebTorrent (WebRTC) clients, http(s) for TCP clients. */
@@ -57,6 +77,11 @@ export interface TrackerService {
   remove (infoHash: string): Promise<true | TrackerFailure>
   /** What a creator's seeder announces with (param `seeder_token`) to join a paid swarm without paying. */
   seederToken (infoHash: string): string
+  /**
+   * Buys (once per purchase) and issues a ticket for one peer id of the reader who holds the balance's
+   * secret: the announce param `ticket` admits that peer id, and no other, until it expires.
+   */
+  access (infoHash: string, balanceSecret: unknown, peerId: unknown): Promise<Ticket | AccessRefusal>
   /**
    * The gate: may an announce with these credentials reach this infohash's swarm? Answers at once
    * from memory (free torrents, seeders, pairs already paid); a promise only for a first paid announce.
@@ -77,18 +102,24 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
   const publicUrl = trimSlash(deps.publicUrl)
   const announceUrls = { ws: `${publicUrl.replace(/^http/, 'ws')}/announce`, http: `${publicUrl}/announce` }
   const seederKey = createHash('sha256').update('trickle seeder token\n').update(deps.adminToken).digest()
+  const ticketKey = createHash('sha256').update('trickle download ticket\n').update(deps.adminToken).digest()
+  const grantTtlMs = deps.grantTtlMs ?? 30 * 24 * 3600 * 1000
+  const ticketTtlMs = deps.ticketTtlMs ?? 3600 * 1000
+  const maxPeersPerGrant = deps.maxPeersPerGrant ?? 8
 
   // Registrations are few and read on every announce: keep them in memory, write through to the store.
   const torrents = new Map<string, Registered>()
   for (const record of await deps.store.listTorrents()) {
     try {
-      torrents.set(record.infoHash, { record, parsed: await parseTorrent(record.torrent) })
+      const parsed = await parseTorrent(record.torrent)
+      const receiver = parsed.license ? deps.receivers.proxyIdOf(parsed.license.paymentPointer) : undefined
+      torrents.set(record.infoHash, { record, parsed, ...(receiver ? { receiver } : {}) })
     } catch (err) {
       log.error({ infoHash: record.infoHash, err: (err as Error).message }, 'a stored torrent no longer parses; ignoring it')
     }
   }
-  const paid = new Set<string>()
-  const spending = new Map<string, Promise<Authorization>>()
+  /** Peer ids ticketed per purchase (balance, infohash) within the last ticket lifetime, and when. */
+  const ticketed = new Map<string, Map<string, number>>()
 
   const protocol = createTrackerProtocol({ authorize, log, intervalMs: deps.intervalMs ?? 150_000, now, ...(deps.limits ? { limits: deps.limits } : {}) })
 
@@ -96,25 +127,25 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
     return createHmac('sha256', seederKey).update(infoHash).digest('base64url')
   }
 
-  /** The price in the receiving wallet's units, or why it cannot be charged. */
-  async function checkLicenseHere (license: License): Promise<bigint | TrackerFailure> {
-    if (trimSlash(license.verifier) !== publicUrl) {
+  /** The receiver a license pays and its price in that receiver's units, or why it cannot be charged. */
+  async function checkLicenseHere (license: License): Promise<{ receiver: string, amount: bigint } | TrackerFailure> {
+    let verifier: URL
+    try { verifier = new URL(license.verifier) } catch { return { error: TrackerError.WrongVerifier, detail: `${license.verifier} is not a URL` } }
+    if (!sameServer(verifier, new URL(publicUrl)) || trimSlash(verifier.pathname) !== trimSlash(new URL(publicUrl).pathname)) {
       return { error: TrackerError.WrongVerifier, detail: `it is ${license.verifier}, this server is ${publicUrl}` }
     }
-    const prefix = `${publicUrl}/p/`
-    const id = license.paymentPointer.startsWith(prefix) ? license.paymentPointer.slice(prefix.length) : ''
-    const proxy = /^[0-9a-f]{32}$/.test(id) ? await deps.verifier.getProxy(id) : undefined
-    if (proxy === undefined || typeof proxy === 'string') {
-      return { error: TrackerError.UnknownPointer, detail: `${license.paymentPointer} is not one` }
+    const receiver = deps.receivers.proxyIdOf(license.paymentPointer)
+    if (receiver === undefined) return { error: TrackerError.UnknownPointer, detail: `${license.paymentPointer} is not one` }
+    // Receipts count what the receiver got, in its own asset (§1.7.5): the price is converted into it,
+    // and refused when that asset is unknown here, differs, or the price is more than a balance holds.
+    const price = await deps.receivers.priceFor(receiver, license)
+    if ('problem' in price) {
+      const error = price.problem === 'unknown_receiver' ? TrackerError.UnknownPointer
+        : price.problem === 'asset_mismatch' ? TrackerError.AssetMismatch
+          : price.problem === 'unknown_asset' ? TrackerError.UnknownAsset : TrackerError.UnpayablePrice
+      return { error, detail: price.detail }
     }
-    const asset = await deps.receiverAsset(proxy.spspEndpoint)
-    // Receipts count what the receiver got, in its own asset (§1.7.5). For this companion's wallet we
-    // know that asset and convert; for an outside receiver the license must already be in its units.
-    if (!asset) return BigInt(license.amount)
-    if (asset.assetCode.toUpperCase() !== license.assetCode.toUpperCase()) {
-      return { error: TrackerError.AssetMismatch, detail: `the license says ${license.assetCode}, the wallet receives ${asset.assetCode}` }
-    }
-    return convertScale(BigInt(license.amount), license.assetScale, asset.assetScale)
+    return { receiver, amount: price.amount }
   }
 
   async function register (bytes: Uint8Array, opts: { seedPath?: string } = {}) {
@@ -126,6 +157,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       throw err
     }
     let spendAmount: bigint | undefined
+    let receiver: string | undefined
     if (parsed.license) {
       // parseTorrent already checked: private, exactly one tracker. It must be this one.
       const tracker = trimSlash(parsed.announce[0]!)
@@ -133,8 +165,9 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
         return { error: TrackerError.WrongTracker, detail: `it announces to ${tracker}` }
       }
       const checked = await checkLicenseHere(parsed.license)
-      if (typeof checked !== 'bigint') return checked
-      spendAmount = checked
+      if ('error' in checked) return checked
+      spendAmount = checked.amount
+      receiver = checked.receiver
     }
     const { created, torrent: record } = await deps.store.putTorrent({
       infoHash: parsed.infoHash,
@@ -146,7 +179,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       ...(opts.seedPath !== undefined ? { seedPath: opts.seedPath } : {}),
       createdAt: now()
     })
-    const registered = { record, parsed }
+    const registered: Registered = { record, parsed, ...(receiver ? { receiver } : {}) }
     torrents.set(parsed.infoHash, registered)
     if (created) {
       // A swarm that formed while the infohash was unregistered (an open tracker serves anything) may
@@ -160,55 +193,77 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
   function paymentRequired (r: Registered): Authorization {
     const l = r.record.license!
     return refuse(AnnounceRefusal.PaymentRequired,
-      `Payment required: "${r.record.name}" costs ${formatPrice(l)}. Pay ${l.paymentPointer}, credit the receipts to a balance id of your choice at ${l.verifier}/balances/{id}:creditReceipt, then announce with balance={id}.`)
+      `Payment required: "${r.record.name}" costs ${formatPrice(l)}. Pay ${l.paymentPointer}, credit the receipts to your balance at ${l.verifier}/balances/{id}:creditReceipt, get a ticket from POST ${publicUrl}/torrents/${r.record.infoHash}/access with your balance secret and this peer id, then announce with ticket={ticket}.`)
+  }
+
+  const ticketMac = (infoHash: string, peerId: string, exp: number) =>
+    createHmac('sha256', ticketKey).update(`trickle-ticket-v1\n${infoHash}\n${peerId}\n${exp}`).digest('base64url')
+
+  /** A ticket is `{expiry in whole seconds}.{MAC of infohash, peer id and expiry}`: checked in memory. */
+  function ticketValid (ticket: string, infoHash: string, peerId: string): boolean {
+    const dot = ticket.indexOf('.')
+    if (dot < 1 || dot > 12 || ticket.length - dot - 1 !== 43) return false
+    const exp = Number(ticket.slice(0, dot))
+    if (!Number.isSafeInteger(exp) || exp * 1000 <= now()) return false
+    return timingSafeEqual(Buffer.from(ticket.slice(dot + 1)), Buffer.from(ticketMac(infoHash, peerId, exp)))
   }
 
   /**
-   * Spends the price from a balance once for this infohash. The store does it in one atomic step
-   * (a grant per balance and infohash, like a sealed section's), so two announces at once, two
-   * companions on one database, or a crash between spending and remembering never charge twice.
-   * Concurrent announces in this process also share one call.
+   * Spends the price once per purchase: the store spends and records a grant for (balance, infohash)
+   * in one atomic step (as for a sealed section), so two requests at once, two companions on one
+   * database, or a crash between spending and remembering never charge twice; within the grant a
+   * reload (a new peer id) pays nothing.
    */
-  function spendOnce (r: Registered, balanceId: string): Promise<Authorization> {
-    const key = `${balanceId}\n${r.record.infoHash}`
-    let pending = spending.get(key)
-    if (pending) return pending
-    pending = (async (): Promise<Authorization> => {
-      const infoHash = r.record.infoHash
-      // Pairs paid before grants kept them (tracker_payments only).
-      if (await deps.store.getPayment(balanceId, infoHash)) {
-        paid.add(key)
-        return { ok: true, role: 'paid' }
-      }
-      const amount = r.record.spendAmount!
-      const t = now()
-      const result = await deps.grants.spendForGrant({ balanceId, grantKey: `torrent:${infoHash}`, amount, now: t, expiresAt: Number.MAX_SAFE_INTEGER })
-      const price = formatPrice(r.record.license!)
-      if (result.kind === 'unknown_balance') {
-        return refuse(AnnounceRefusal.UnknownBalance, `No balance "${balanceId}" at the verifier yet: credit your payment receipts to it before announcing (the price is ${price}).`)
-      }
-      if (result.kind === 'insufficient') {
-        return refuse(AnnounceRefusal.InsufficientBalance, `Balance "${balanceId}" holds less than the price of "${r.record.name}" (${price}, ${amount} in receipt units): pay the rest and credit the receipts.`)
-      }
-      paid.add(key)
-      if (result.charged > 0n) {
-        // The download history (GET-able per pair); the grant above is what prevents a second charge.
-        await deps.store.recordPayment({ balanceId, infoHash, amount: result.charged, paidAt: t })
-        log.info({ infoHash, balance: balanceId, amount: result.charged.toString(), left: result.balance.toString() }, 'download paid')
-      }
-      return { ok: true, role: 'paid' }
-    })().finally(() => { spending.delete(key) })
-    spending.set(key, pending)
-    return pending
+  async function access (infoHash: string, balanceSecret: unknown, peerIdValue: unknown): Promise<Ticket | AccessRefusal> {
+    const r = torrents.get(infoHash)
+    if (!r) return { error: 'unknown_torrent' }
+    if (typeof peerIdValue !== 'string' || !/^[0-9a-f]{40}$/.test(peerIdValue)) return { error: 'invalid_peer_id' }
+    const peerId = peerIdValue
+    const t = now()
+    const issue = (charged: bigint, extra: Partial<Ticket> = {}): Ticket => {
+      const exp = Math.floor(Math.min(t + ticketTtlMs, extra.grantExpiresAt ?? Infinity) / 1000)
+      return { ticket: `${exp}.${ticketMac(infoHash, peerId, exp)}`, expiresAt: exp * 1000, charged, ...extra }
+    }
+    if (!r.record.license) return issue(0n)
+    const balanceId = ownedBalance(balanceSecret)
+    if (balanceId === undefined) return { error: 'invalid_balance_secret' }
+    const price = r.record.spendAmount!
+    // A purchase admits a bounded set of the buyer's peer ids at a time, not anyone the secret reaches.
+    // Checked before anything is spent, so a refusal never costs money.
+    const key = `${balanceId}\n${infoHash}`
+    let peers = ticketed.get(key)
+    if (!peers) ticketed.set(key, peers = new Map())
+    for (const [id, at] of peers) if (at <= t - ticketTtlMs) peers.delete(id)
+    if (!peers.has(peerId) && peers.size >= maxPeersPerGrant) return { error: 'too_many_peers', limit: maxPeersPerGrant }
+    const result = await deps.grants.spendForGrant({ balanceId, receiver: r.receiver ?? '', grantKey: `torrent:${infoHash}`, amount: price, now: t, expiresAt: t + grantTtlMs })
+    if (result.kind === 'unknown_balance') return { error: 'unknown_balance', price }
+    if (result.kind === 'insufficient') return { error: 'insufficient_balance', price, balance: result.balance }
+    peers.set(peerId, t)
+    if (result.charged > 0n) {
+      // The download history (GET-able per pair); the grant above is what prevents a second charge.
+      await deps.store.recordPayment({ balanceId, infoHash, amount: result.charged, paidAt: t })
+      log.info({ infoHash, receiver: r.receiver, balance: balanceId, amount: result.charged.toString(), left: result.balance.toString() }, 'download paid')
+    }
+    return issue(result.charged, { balance: result.balance, grantExpiresAt: result.expiresAt })
   }
 
-  function authorize (infoHash: string, credentials: Credentials): Authorization | Promise<Authorization> {
+  // Purchases whose tickets all expired are forgotten (the grant itself is in the store).
+  const forget = setInterval(() => {
+    const t = now()
+    for (const [key, peers] of ticketed) {
+      for (const [id, at] of peers) if (at <= t - ticketTtlMs) peers.delete(id)
+      if (peers.size === 0) ticketed.delete(key)
+    }
+  }, Math.min(ticketTtlMs, 600_000)).unref()
+
+  function authorize (infoHash: string, credentials: Credentials): Authorization {
     const r = torrents.get(infoHash)
+    const ticket = typeof credentials.ticket === 'string' && credentials.ticket !== '' ? credentials.ticket : undefined
     const balance = typeof credentials.balance === 'string' && credentials.balance !== '' ? credentials.balance : undefined
     const token = typeof credentials.seederToken === 'string' && credentials.seederToken !== '' ? credentials.seederToken : undefined
     if (!r) {
       if (token) return refuse(AnnounceRefusal.NotRegistered, 'This torrent is not registered at this tracker, so no seeder token is valid for it.')
-      if (balance) {
+      if (ticket || balance) {
         return refuse(AnnounceRefusal.NotRegistered, 'This torrent is not registered at this tracker: its price is unknown here, so it cannot be paid for. (A torrent whose license was altered has another infohash, which nobody registered.)')
       }
       if (!deps.open) return refuse(AnnounceRefusal.ClosedTracker, 'This tracker only serves torrents registered with it.')
@@ -219,10 +274,15 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       if (timingSafeEqual(digest(token), digest(seederToken(infoHash)))) return { ok: true, role: 'seeder' }
       return refuse(AnnounceRefusal.BadSeederToken, 'The seeder token is not valid for this torrent.')
     }
-    if (!balance) return paymentRequired(r)
-    if (!BALANCE_ID.test(balance)) return refuse(AnnounceRefusal.InvalidBalanceId, 'The balance id is not valid: use 1-128 characters of A-Z a-z 0-9 . _ ~ -.')
-    if (paid.has(`${balance}\n${infoHash}`)) return { ok: true, role: 'paid' }
-    return spendOnce(r, balance)
+    if (ticket) {
+      if (credentials.peerId !== undefined && ticketValid(ticket, infoHash, credentials.peerId)) return { ok: true, role: 'paid' }
+      return refuse(AnnounceRefusal.InvalidTicket, `The ticket is not valid for this torrent and peer id, or it expired: get a new one from POST ${publicUrl}/torrents/${infoHash}/access (free while your purchase lasts).`)
+    }
+    if (balance) {
+      // A balance id is public (it is in credit URLs): it no longer pays by itself.
+      return refuse(AnnounceRefusal.TicketRequired, `A balance id alone does not pay: get a ticket from POST ${publicUrl}/torrents/${infoHash}/access with your balance secret, then announce with ticket={ticket}.`)
+    }
+    return paymentRequired(r)
   }
 
   return {
@@ -245,8 +305,9 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       return true
     },
     seederToken,
+    access,
     authorize,
     magnet: (r) => magnetOf(r.parsed),
-    close: () => { protocol.close() }
+    close: () => { clearInterval(forget); protocol.close() }
   }
 }

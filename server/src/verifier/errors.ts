@@ -19,7 +19,9 @@ export const VerifierError = {
   InvalidBalanceId: 'invalid_balance_id',
   InvalidAmount: 'invalid_amount',
   UnknownBalance: 'unknown_balance',
-  InsufficientBalance: 'insufficient_balance'
+  InsufficientBalance: 'insufficient_balance',
+  InvalidReceiver: 'invalid_receiver',
+  ReceiverRequired: 'receiver_required'
 } as const
 export type VerifierError = typeof VerifierError[keyof typeof VerifierError]
 
@@ -42,7 +44,9 @@ export const verifierErrorStatus: { [E in VerifierError]: number } = {
   invalid_balance_id: 400,
   invalid_amount: 400,
   unknown_balance: 404,
-  insufficient_balance: 409
+  insufficient_balance: 409,
+  invalid_receiver: 400,
+  receiver_required: 409
 }
 
 export const verifierErrorMessage: { [E in VerifierError]: string } = {
@@ -64,7 +68,9 @@ export const verifierErrorMessage: { [E in VerifierError]: string } = {
   invalid_balance_id: 'balance ids are 1-128 characters of A-Z a-z 0-9 . _ ~ -',
   invalid_amount: 'the amount must be a positive whole number in decimal, at most 2^64-1',
   unknown_balance: 'balance does not exist',
-  insufficient_balance: 'insufficient balance'
+  insufficient_balance: 'insufficient balance',
+  invalid_receiver: 'receiver must be a proxy id (32 hex digits), or empty for money whose receiver is unknown',
+  receiver_required: 'this balance holds money for several receivers: name the one to spend from with ?receiver={proxy id}'
 }
 
 export function isVerifierError (value: unknown): value is VerifierError {

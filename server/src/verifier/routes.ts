@@ -19,6 +19,9 @@ const Proxy = Type.Object({
 // find-my-way reads `::` as a literal colon; the regex keeps `abc:spend` from matching the id alone.
 const BALANCE_PARAM = ':id([A-Za-z0-9._~-]{1,128})'
 const BalanceParams = Type.Object({ id: Type.String({ description: 'Balance id chosen by the payer (e.g. a session id)', pattern: '^[A-Za-z0-9._~-]{1,128}$' }) })
+const ReceiverQuery = Type.Object({
+  receiver: Type.Optional(Type.String({ pattern: '^([0-9a-f]{32})?$', description: 'Proxy id of the receiver (the id in /p/{id}); empty: money whose receiver is unknown' }))
+}, { additionalProperties: false })
 const receiptBody = {
   description: 'The base64 STREAM receipt (80 characters), as plain text',
   content: { 'text/plain': { schema: { type: 'string', maxLength: 100, examples: ['AQAAAAAAAAAAAAAAAAAAAAABAAAAAAAAA+g…'] } } }
@@ -51,14 +54,16 @@ const textRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['verifier'],
       summary: 'Spend from a balance',
-      description: 'Body: the amount as decimal text. Needs the spend (or admin) token; the original had no authentication, so anyone knowing a balance id could drain it.',
+      description: 'Body: the amount as decimal text. Needs the spend (or admin) token; the original had no authentication, so anyone knowing a balance id could drain it. ' +
+        'Balances are kept per receiver (the proxy pointer a payment reached): this spends from `receiver`, or, when none is named, from the only receiver the balance holds money for (a site with one receiver, as receipt-verifier served, never names one); 409 `receiver_required` when it holds money for several.',
       security: bearer,
       params: BalanceParams,
+      querystring: ReceiverQuery,
       body: { description: 'Amount, decimal text', content: { 'text/plain': { schema: { type: 'string', examples: ['100'] } } } },
       response: { 200: textReply('The balance left'), 400: errorRef, 401: errorRef, 404: errorRef, 409: errorRef, 413: errorRef }
     }
   }, async (req, reply) => {
-    const result = await app.verifier.spend(req.params.id, req.body)
+    const result = await app.verifier.spend(req.params.id, req.body, req.query.receiver)
     if (isVerifierError(result)) return fail(reply, result)
     return reply.type('text/plain; charset=utf-8').send(result.balance.toString())
   })
@@ -91,11 +96,13 @@ const verifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['verifier'],
       summary: 'Read a balance',
+      description: 'What the balance holds for `receiver` (a proxy id), or for every receiver together. Reading is public: a balance id alone spends nothing (see the README, "Who can spend what").',
       params: BalanceParams,
+      querystring: ReceiverQuery,
       response: { 200: textReply('The balance'), 400: errorRef, 404: errorRef }
     }
   }, async (req, reply) => {
-    const result = await app.verifier.getBalance(req.params.id)
+    const result = await app.verifier.getBalance(req.params.id, req.query.receiver)
     if (isVerifierError(result)) return fail(reply, result)
     return reply.type('text/plain; charset=utf-8').send(result.toString())
   })

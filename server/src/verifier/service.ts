@@ -12,6 +12,8 @@ import { hmacKey, hmacSha256 } from './hmac.ts'
 
 export const I64_MAX = (1n << 63n) - 1n
 export const BALANCE_ID = /^[A-Za-z0-9._~-]{1,128}$/
+/** A receiver, as balances are kept per receiver: a proxy id, or '' for money of unknown receivers. */
+export const RECEIVER = /^([0-9a-f]{32})?$/
 const SPSP_TIMEOUT_MS = 5000
 
 export interface ProxyView {
@@ -36,10 +38,16 @@ export interface VerifierService {
   getProxy (id: string): Promise<ProxyView | VerifierError>
   /** Forwards an SPSP query to the real receiver with a fresh Receipt-Nonce and Receipt-Secret. */
   querySpsp (proxyId: string, accept: string | undefined): Promise<SpspReply | VerifierError>
-  creditReceipt (balanceId: string, body: unknown): Promise<{ balance: bigint, amount: bigint } | VerifierError>
+  /** Credits what a receipt adds to what the balance holds for the receipt's receiver (its proxy id). */
+  creditReceipt (balanceId: string, body: unknown): Promise<{ balance: bigint, amount: bigint, receiver: string } | VerifierError>
   verify (body: unknown): Promise<{ amount: bigint, spspEndpoint: string } | VerifierError>
-  spend (balanceId: string, amount: unknown): Promise<{ balance: bigint } | VerifierError>
-  getBalance (balanceId: string): Promise<bigint | VerifierError>
+  /**
+   * receipt-verifier's spend (an operator's, with the spend token): from what the balance holds for
+   * `receiver`, or, when none is named, for the only receiver it holds money for.
+   */
+  spend (balanceId: string, amount: unknown, receiver?: string): Promise<{ balance: bigint } | VerifierError>
+  /** What the balance holds for one receiver, or for all together. */
+  getBalance (balanceId: string, receiver?: string): Promise<bigint | VerifierError>
   /** Logs (info) what was credited since the last call, in one line: receipts, balances, amounts per receiver. */
   logCredits (): void
   /** Forget nonces past their TTL (their receipts are refused anyway). */
@@ -220,9 +228,9 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
       if (typeof checked === 'string') return checked
       const result = await credit(checked, balanceId)
       if (typeof result === 'string') return result
-      if (debug()) log.debug({ balance: balanceId, amount: result.amount.toString(), total: result.balance.toString() }, 'receipt credited')
+      if (debug()) log.debug({ balance: balanceId, receiver: result.receiver, amount: result.amount.toString(), total: result.balance.toString() }, 'receipt credited')
       credited.add(balanceId, result.nonce?.spspEndpoint, result.amount)
-      return { balance: result.balance, amount: result.amount }
+      return { balance: result.balance, amount: result.amount, receiver: result.receiver }
     },
 
     async verify (body) {
@@ -233,20 +241,30 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
       return { amount: result.amount, spspEndpoint: result.nonce!.spspEndpoint }
     },
 
-    async spend (balanceId, amount) {
+    async spend (balanceId, amount, receiver) {
       if (!BALANCE_ID.test(balanceId)) return VerifierError.InvalidBalanceId
+      if (receiver !== undefined && !RECEIVER.test(receiver)) return VerifierError.InvalidReceiver
       const value = parseAmount(amount)
       if (typeof value === 'string') return value
-      const result = await deps.store.spend(balanceId, value)
+      let from = receiver
+      if (from === undefined) {
+        // A site with one receiver (receipt-verifier's use) never needs to say which.
+        const held = await deps.store.listBalances(balanceId)
+        if (held.length === 0) return VerifierError.UnknownBalance
+        if (held.length > 1) return VerifierError.ReceiverRequired
+        from = held[0]!.receiver
+      }
+      const result = await deps.store.spend(balanceId, value, from)
       if (result.kind === 'unknown_balance') return VerifierError.UnknownBalance
       if (result.kind === 'insufficient') return VerifierError.InsufficientBalance
-      log.info({ balance: balanceId, amount: value.toString(), left: result.balance.toString() }, 'balance spent')
+      log.info({ balance: balanceId, receiver: from, amount: value.toString(), left: result.balance.toString() }, 'balance spent')
       return { balance: result.balance }
     },
 
-    async getBalance (balanceId) {
+    async getBalance (balanceId, receiver) {
       if (!BALANCE_ID.test(balanceId)) return VerifierError.InvalidBalanceId
-      const balance = await deps.store.getBalance(balanceId)
+      if (receiver !== undefined && !RECEIVER.test(receiver)) return VerifierError.InvalidReceiver
+      const balance = await deps.store.getBalance(balanceId, receiver)
       return balance ?? VerifierError.UnknownBalance
     },
 

@@ -1,20 +1,30 @@
-// Paid downloads (ILP Torrent done right): loaded only on pages with a download block. The button
-// points the page's monetization link at the file's license pointer, credits every payment's STREAM
-// receipt to this reader's balance at the license's verifier, and once the balance covers the price
-// (as the tracker counts it), downloads with WebTorrent — announcing with the balance id, so the tracker
-// spends the price once and only then hands out peers. Progress, the saved file and every failure are
-// shown in the block; the tab keeps seeding while it stays open.
+// Paid downloads (ILP Torrent done right): loaded only on pages with a download block. Before anything
+// else the magnet must name one companion (tracker, payment pointer and verifier on one host), and its
+// price and payee must be what the creator registered there. The button points the page's monetization
+// link at the file's license pointer and credits every payment's STREAM receipt to this reader's balance
+// id; once the balance covers the price for that receiver, the balance's secret buys a ticket for the
+// WebTorrent client's peer id (POST /torrents/{infohash}/access: the price is spent once per purchase,
+// so a reload gets a new ticket for free), and the client announces with it, renewing it before it
+// expires. Progress, the saved file and every failure are shown in the block; the tab keeps seeding
+// while it stays open.
 import { formatAmount } from './amounts.ts'
-import { balanceId } from './balance.ts'
+import { readerBalance } from './balance.ts'
+import { magnetMismatch } from './companion.ts'
 import { onPayment, type Payment } from './monetization.ts'
 
 interface Strings {
   needAgent: string; paying: string; paid: string; connecting: string; downloading: string; done: string
   save: string; noPeers: string; refused: string; failed: string; unreachable: string; seeding: string
+  mismatch: string; notRegistered: string; notAsRegistered: string; notCovered: string; tooManyPeers: string
 }
 interface Config { locale?: string, webtorrent: string, i18n: Strings }
 
 interface Magnet { infoHash: string, name: string, trackers: string[], pointer?: string, verifier?: string, amount?: bigint, code?: string, scale?: number }
+
+interface License { paymentPointer: string, amount: string, assetCode: string, assetScale: number }
+interface Registration { license?: License, spendAmount?: string, receiver?: string }
+/** POST /torrents/{infohash}/access: 200, or 402/429 with the reason */
+interface Access { ticket?: string, expiresAt?: string, grantExpiresAt?: string, code?: string, message?: string, price?: string, balance?: string }
 
 function parseMagnet (uri: string): Magnet {
   const q = new URLSearchParams(uri.replace(/^magnet:\?/i, ''))
@@ -43,6 +53,10 @@ function bytes (n: number, locale?: string): string {
   return new Intl.NumberFormat(locale, { style: 'unit', unit: units[i], unitDisplay: i === 0 ? 'long' : 'short', maximumFractionDigits: i === 0 ? 0 : 1 }).format(n)
 }
 
+const store = {
+  get: (k: string) => { try { return localStorage.getItem(k) } catch { return null } },
+  set: (k: string, v: string) => { try { localStorage.setItem(k, v) } catch {} }
+}
 
 type WebTorrentFile = { name: string, length: number, blob (): Promise<Blob> }
 type WebTorrentTorrent = {
@@ -50,15 +64,16 @@ type WebTorrentTorrent = {
   progress: number; downloaded: number; length: number; numPeers: number; downloadSpeed: number; timeRemaining: number; done: boolean
   files: WebTorrentFile[]
 }
-type WebTorrentClient = { add (magnet: string, opts: object, ready?: (t: WebTorrentTorrent) => void): WebTorrentTorrent, on (e: string, fn: (err: Error) => void): void }
+type WebTorrentClient = { peerId: string, add (magnet: string, opts: object, ready?: (t: WebTorrentTorrent) => void): WebTorrentTorrent, on (e: string, fn: (err: Error) => void): void }
 
 function main () {
   const el = document.getElementById('trickle-download-config')
   if (!el?.textContent) return
   const config = JSON.parse(el.textContent) as Config
   const t = config.i18n
-  const balance = balanceId()
   let client: Promise<WebTorrentClient> | undefined
+  const webtorrent = () => client ??= import(config.webtorrent).then((m: { default: new (opts: object) => WebTorrentClient }) =>
+    new m.default({ dht: false, lsd: false, utPex: false, webSeeds: false }))
   const listeners = new Set<(p: Payment) => void>()
   onPayment((p) => { for (const l of listeners) l(p) }, () => {})
 
@@ -76,21 +91,62 @@ function main () {
     try { magnet = parseMagnet(block.dataset.magnet ?? '') } catch (err) { button.disabled = true; say(fill(t.failed, { reason: (err as Error).message })); continue }
     // Readable size and price in the reader's locale (the build wrote a fallback).
     if (size?.dataset.bytes) size.textContent = bytes(Number(size.dataset.bytes), config.locale)
-    if (price && magnet.amount !== undefined && magnet.code && magnet.scale !== undefined) price.textContent = formatAmount(magnet.amount, magnet.code, magnet.scale, config.locale)
+    const priceText = magnet.amount !== undefined && magnet.code && magnet.scale !== undefined ? formatAmount(magnet.amount, magnet.code, magnet.scale, config.locale) : ''
+    if (price && priceText) price.textContent = priceText
+    // A magnet whose URLs are not one companion is refused before any request: no payment, no secret.
+    const mismatch = magnetMismatch(magnet)
+    if (mismatch) {
+      button.disabled = true
+      say(fill(t.mismatch, { field: mismatch.field, value: mismatch.value || '–', expected: mismatch.expected }))
+      continue
+    }
+    /** In the magnet's units, for the status: what a balance of `have` (receipt units) pays of the price */
+    const shown = (have: bigint, spend: bigint) => {
+      if (!priceText || spend <= 0n) return priceText
+      const part = (have * magnet.amount!) / spend
+      return formatAmount(part < magnet.amount! ? part : magnet.amount!, magnet.code!, magnet.scale!, config.locale)
+    }
+
+    // The current ticket: webtorrent asks getAnnounceOpts before every announce.
+    let ticket = ''
+    let renewal: ReturnType<typeof setTimeout> | undefined
+    /**
+     * Asks for a ticket for this client's peer id with the balance's secret (in the body only). The
+     * first one spends the price; within the purchase they are free. Returns the refusal, if any.
+     */
+    const access = async (): Promise<Access | undefined> => {
+      const [{ secret }, wt] = await Promise.all([readerBalance(), webtorrent()])
+      const res = await fetch(`${magnet.verifier}/torrents/${magnet.infoHash}/access`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret, peerId: wt.peerId })
+      })
+      const body = await res.json() as Access
+      if (!res.ok || !body.ticket) return body
+      ticket = body.ticket
+      if (body.grantExpiresAt) store.set(`trickle-bought:${magnet.verifier} ${magnet.infoHash}`, String(Date.parse(body.grantExpiresAt)))
+      // Renew at half its lifetime (free within the purchase); a failed renewal is tried again sooner.
+      const renew = (ms: number) => {
+        clearTimeout(renewal)
+        renewal = setTimeout(() => { access().then((r) => { if (r) say(refusal(r)) }, () => renew(30_000)) }, Math.max(ms, 5000))
+      }
+      renew((Date.parse(body.expiresAt!) - Date.now()) / 2)
+      return undefined
+    }
+    let spend = 0n
+    const refusal = (r: Access) => r.code === 'too_many_peers' ? t.tooManyPeers
+      : r.price ? fill(t.notCovered, { paid: shown(BigInt(r.balance ?? 0), spend), price: priceText })
+        : fill(t.refused, { reason: r.message ?? r.code ?? '' })
 
     const download = async () => {
       say(t.connecting)
-      client ??= import(config.webtorrent).then((m: { default: new (opts: object) => WebTorrentClient }) => new m.default({ dht: false, lsd: false, utPex: false, webSeeds: false }))
-      const wt = await client
+      const wt = await webtorrent()
       wt.on('error', (err) => say(fill(t.failed, { reason: err.message })))
-      // The tracker reads `balance` (webtorrent's getAnnounceOpts carries it): it spends the price once
-      // for this balance and torrent, and only then answers with peers.
-      const torrent = wt.add(block.dataset.magnet!, { announce: magnet.trackers, getAnnounceOpts: () => ({ balance }) })
+      // Paid torrents: the tracker admits this peer id only with a ticket the purchase issued for it.
+      const torrent = wt.add(block.dataset.magnet!, { announce: magnet.trackers, getAnnounceOpts: () => ticket ? { ticket } : {} })
       progressBox && (progressBox.hidden = false)
       const noPeers = setTimeout(() => { if (torrent.numPeers === 0) say(t.noPeers) }, 20_000)
       torrent.on('warning', (w) => {
         const message = String((w as Error)?.message ?? w)
-        if (/payment|balance|license|refus|price/i.test(message)) say(fill(t.refused, { reason: message.replace(/^.*?tracker.*?:\s*/i, '') }))
+        if (/payment|balance|license|refus|price|ticket/i.test(message)) say(fill(t.refused, { reason: message.replace(/^.*?tracker.*?:\s*/i, '') }))
       })
       torrent.on('error', (e) => say(fill(t.failed, { reason: String((e as Error)?.message ?? e) })))
       torrent.on('download', () => {
@@ -127,26 +183,47 @@ function main () {
 
     button.addEventListener('click', async () => {
       button.disabled = true
-      if (!magnet.pointer || !magnet.verifier) { await download(); return }
-      // What the tracker will spend, in receipt units: ask its registration, never trust the magnet.
-      let spend: bigint
+      if (!magnet.pointer) { await download(); return }
+      // What the tracker will spend, in receipt units, and for which receiver: ask its registration,
+      // and refuse a magnet whose price or payee is not the registered one.
+      let reg: Registration
       try {
         const res = await fetch(`${magnet.verifier}/torrents/${magnet.infoHash}`)
+        if (res.status === 404) { say(fill(t.notRegistered, { companion: magnet.verifier! })); return }
         if (!res.ok) throw new Error(String(res.status))
-        spend = BigInt((await res.json() as { spendAmount: string }).spendAmount)
+        reg = await res.json() as Registration
       } catch {
         say(t.unreachable)
         button.disabled = false
         return
       }
-      // Credited before (another tab, a reload)? Then the balance may already cover it. Only asked when
-      // this browser has credited there, so a new reader's first click sees no 404.
-      const creditedKey = `trickle-credited:${magnet.verifier}`
+      const l = reg.license
+      if (!l || l.paymentPointer !== magnet.pointer || BigInt(l.amount) !== magnet.amount || l.assetCode !== magnet.code || l.assetScale !== magnet.scale) {
+        say(fill(t.notAsRegistered, { price: l ? formatAmount(BigInt(l.amount), l.assetCode, l.assetScale, config.locale) : '–', pointer: l?.paymentPointer ?? '–' }))
+        return
+      }
+      spend = BigInt(reg.spendAmount ?? 0)
+      const { id } = await readerBalance()
+      const get = async () => {
+        const refused = await access()
+        if (refused) return refused
+        say(t.paid)
+        await download()
+        return undefined
+      }
+      // Bought before (a reload, another tab): a new ticket is free. Credited before: the balance may
+      // already cover it. Asked only then, so a new reader's first click sees no refusal in passing.
+      const creditedKey = `trickle-credited:${magnet.verifier} ${reg.receiver}`
       try {
-        if (localStorage.getItem(creditedKey)) {
-          const res = await fetch(`${magnet.verifier}/balances/${encodeURIComponent(balance)}`)
-          if (res.ok && BigInt(await res.text()) >= spend) { say(t.paid); await download(); return }
+        let covered = Number(store.get(`trickle-bought:${magnet.verifier} ${magnet.infoHash}`)) > Date.now()
+        if (!covered && store.get(creditedKey)) {
+          const res = await fetch(`${magnet.verifier}/balances/${id}?receiver=${reg.receiver}`)
+          covered = res.ok && BigInt(await res.text()) >= spend
         }
+        const refused = covered ? await get() : { price: '' }
+        if (!refused) return
+        // 402 (the purchase ended, or the money went elsewhere): pay below; 429 and the like: stop here.
+        if (refused.price === undefined) { say(refusal(refused)); return }
       } catch {}
       // Pay the file's creator: the agent follows the page's monetization link.
       let link = document.querySelector<HTMLLinkElement>('link[rel~="monetization"]')
@@ -154,35 +231,35 @@ function main () {
       if (!link) { link = document.createElement('link'); link.rel = 'monetization'; document.head.append(link) }
       link.setAttribute('href', magnet.pointer)
       // Amounts in the status are the magnet's (what the reader was shown); nothing paid yet.
-      const priceText = magnet.amount !== undefined && magnet.code && magnet.scale !== undefined
-        ? formatAmount(magnet.amount, magnet.code, magnet.scale, config.locale) : ''
-      say(fill(t.paying, { paid: priceText ? formatAmount(0n, magnet.code!, magnet.scale!, config.locale) : '0', price: priceText }))
+      say(fill(t.paying, { paid: shown(0n, spend), price: priceText }))
       const noAgent = setTimeout(() => say(t.needAgent), 10_000)
       const credited = new Set<string>()
-      let started = false
+      /** Set while a ticket is asked for, and for good once the download started or was refused */
+      let busy = false
       const listener = (p: Payment) => {
-        if (started || !p.receipt || credited.has(p.receipt) || p.paymentPointer !== link!.href) return
+        if (busy || !p.receipt || credited.has(p.receipt) || p.paymentPointer !== link!.href) return
         clearTimeout(noAgent)
         credited.add(p.receipt)
-        void fetch(`${magnet.verifier}/balances/${encodeURIComponent(balance)}:creditReceipt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: p.receipt })
+        // The reply is what the balance now holds for this receiver (the pointer just paid).
+        void fetch(`${magnet.verifier}/balances/${id}:creditReceipt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: p.receipt })
           .then(async (res) => {
-            if (!res.ok || started) return
-            try { localStorage.setItem(creditedKey, '1') } catch {}
+            if (!res.ok || busy) return
+            store.set(creditedKey, '1')
             const have = BigInt(await res.text())
-            const shown = spend > 0n && magnet.amount !== undefined ? (have * magnet.amount) / spend : 0n
-            if (magnet.code && magnet.scale !== undefined && magnet.amount !== undefined) {
-              say(fill(t.paying, { paid: formatAmount(shown < magnet.amount ? shown : magnet.amount, magnet.code, magnet.scale, config.locale), price: formatAmount(magnet.amount, magnet.code, magnet.scale, config.locale) }))
+            say(fill(t.paying, { paid: shown(have, spend), price: priceText }))
+            if (have < spend) return
+            busy = true
+            const refused = await get()
+            if (refused) {
+              say(refusal(refused))
+              // 402 (spent elsewhere meanwhile): keep paying; anything else ends here.
+              if (refused.price !== undefined) { busy = false; return }
             }
-            if (have >= spend) {
-              started = true
-              listeners.delete(listener)
-              // Paid: the page pays its own pointer again.
-              if (previous) link!.setAttribute('href', previous)
-              else link!.remove()
-              say(t.paid)
-              await download()
-            }
-          }, () => say(t.unreachable))
+            listeners.delete(listener)
+            // Paid (or refused for good): the page pays its own pointer again.
+            if (previous) link!.setAttribute('href', previous)
+            else link!.remove()
+          }).catch(() => { busy = false; say(t.unreachable) })
       }
       listeners.add(listener)
     })

@@ -1,12 +1,13 @@
 // Sealed exclusive sections (encrypted at build time by rehype-trickle-seal): credit each payment's
-// STREAM receipt to this reader's balance at the site's companion, ask for a section's key, which the
-// companion releases after spending the section's price, and decrypt with WebCrypto (AES-256-GCM,
-// additional data = the section token). Every state is explained in the section's call to action.
+// STREAM receipt to this reader's balance id at the site's companion, ask for a section's key with the
+// balance's secret (the companion spends the section's price from what the balance holds for the
+// section's receiver, then releases the key), and decrypt with WebCrypto (AES-256-GCM, additional
+// data = the section token). Every state is explained in the section's call to action.
 import { formatAmount } from './amounts.ts'
-import { balanceId } from './balance.ts'
+import { readerBalance } from './balance.ts'
 import type { Payment } from './monetization.ts'
 
-export interface SealedStrings { price: string, waiting: string, progress: string, unlocking: string, noReceipts: string, unreachable: string, broken: string }
+export interface SealedStrings { price: string, waiting: string, progress: string, unlocking: string, noReceipts: string, unreachable: string, broken: string, refused: string }
 
 interface Locked {
   content: HTMLElement
@@ -16,11 +17,18 @@ interface Locked {
   price: { amount: bigint, code: string, scale: number }
   /** The price in the balance's units, from the companion */
   cost?: bigint
+  /** The proxy id the section's readers pay: only money credited for it buys the section */
+  receiver?: string
   busy: boolean
+  /** Refused for good (the reason is shown): not asked again on every payment */
+  refused?: boolean
 }
 
 const b64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0))
-
+/** The proxy id of a proxy pointer ({companion}/p/{id}); balances are kept per receiver. */
+const receiverOf = (pointer: string) => /\/p\/([0-9a-f]{32})\/?(?:[?#]|$)/.exec(pointer)?.[1]
+/** A refusal the companion explained (400, 409): not worth retrying. */
+class Refused extends Error {}
 
 export function sealedSections (strings: SealedStrings, reveal: (section: HTMLElement) => void, locale?: string) {
   const locked: Locked[] = []
@@ -38,30 +46,37 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
   }
   if (locked.length === 0) return undefined
 
-  const balance = balanceId()
   const credited = new Set<string>()
-  /** Balance per companion, as its last credit reply said */
+  /** What the balance holds per companion and receiver, as the last credit reply for it said */
   const balances = new Map<string, bigint>()
   const say = (l: Locked, text: string) => { l.status.textContent = text }
+  let queue = Promise.resolve()
 
   async function unlock (l: Locked): Promise<void> {
-    if (l.busy || !l.content.hasAttribute('data-trickle-sealed')) return
+    if (l.busy || l.refused || !l.content.hasAttribute('data-trickle-sealed')) return
     l.busy = true
     try {
       // Ask for the key only once the balance covers the price: no request is refused in passing.
       if (l.cost === undefined) {
         const res = await fetch(`${l.companion}/sealed/price?token=${encodeURIComponent(l.token)}`)
-        if (!res.ok) throw new Error(`HTTP ${res.status}`)
-        l.cost = BigInt((await res.json() as { price: string }).price)
+        const body = await res.json() as { price: string, receiver: string, message?: string }
+        if (!res.ok) throw res.status < 500 ? new Refused(body.message ?? String(res.status)) : new Error()
+        l.cost = BigInt(body.price)
+        l.receiver = body.receiver
       }
-      const have = balances.get(l.companion) ?? 0n
+      const held = `${l.companion} ${l.receiver}`
+      const have = balances.get(held) ?? 0n
       if (have < l.cost && !granted(l)) {
         const paid = l.cost > 0n ? (have * l.price.amount) / l.cost : 0n
         say(l, strings.progress.replace('{paid}', formatAmount(paid, l.price.code, l.price.scale, locale)).replace('{price}', formatAmount(l.price.amount, l.price.code, l.price.scale, locale)))
         return
       }
-      const res = await fetch(`${l.companion}/sealed/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: l.token, balance }) })
-      const body = await res.json() as { key?: string, price?: string, balance?: string }
+      // The secret goes in the body only (never in a URL): it is what lets the companion spend.
+      const { secret } = await readerBalance()
+      const res = await fetch(`${l.companion}/sealed/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: l.token, secret }) })
+      const body = await res.json() as { key?: string, price?: string, balance?: string, message?: string }
+      // What is left for this receiver after the purchase (or short of it): the next section compares with it.
+      if (body.balance) balances.set(held, BigInt(body.balance))
       if (res.status === 402) {
         // Prices and balances from the companion are in the wallet's units; show them in the section's.
         const paid = body.balance ? BigInt(body.balance) : 0n
@@ -69,7 +84,9 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
         say(l, strings.progress.replace('{paid}', formatAmount(scaleUp, l.price.code, l.price.scale, locale)).replace('{price}', formatAmount(l.price.amount, l.price.code, l.price.scale, locale)))
         return
       }
-      if (!res.ok || !body.key) throw new Error(`HTTP ${res.status}`)
+      // 400 token_not_issued (the page was sealed with another secret, or altered), 409: explained.
+      if (res.status >= 400 && res.status < 500) throw new Refused(body.message ?? String(res.status))
+      if (!res.ok || !body.key) throw new Error()
       say(l, strings.unlocking)
       const key = await crypto.subtle.importKey('raw', b64(body.key), 'AES-GCM', false, ['decrypt'])
       try {
@@ -83,8 +100,9 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
       l.content.removeAttribute('data-trickle-sealed')
       remember(l)
       reveal(l.content.closest<HTMLElement>('[data-trickle-exclusive]')!)
-    } catch {
-      say(l, strings.unreachable)
+    } catch (err) {
+      l.refused = err instanceof Refused
+      say(l, l.refused ? strings.refused.replace('{reason}', (err as Error).message) : strings.unreachable)
     } finally {
       l.busy = false
     }
@@ -109,15 +127,21 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
     }
     if (credited.has(p.receipt)) return
     credited.add(p.receipt)
+    const { id } = await readerBalance()
+    // The reply is what the balance holds for the receiver this payment reached: the pointer paid.
+    const receiver = receiverOf(p.paymentPointer)
     const companions = new Set(open.map((l) => l.companion))
     for (const companion of companions) {
       try {
-        const res = await fetch(`${companion}/balances/${encodeURIComponent(balance)}:creditReceipt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: p.receipt })
-        if (res.ok) balances.set(companion, BigInt(await res.text()))
+        const res = await fetch(`${companion}/balances/${id}:creditReceipt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: p.receipt })
+        if (res.ok && receiver) balances.set(`${companion} ${receiver}`, BigInt(await res.text()))
       } catch {
         for (const l of open) say(l, strings.unreachable)
       }
     }
-    await Promise.all(open.map(unlock))
+    // One after another, across payments too: each purchase lowers what the next section of the same
+    // receiver can spend, so no section asks with a balance another one just spent.
+    queue = queue.then(async () => { for (const l of open) await unlock(l) })
+    await queue
   }
 }

@@ -1,0 +1,17 @@
+import fp from 'fastify-plugin'
+import { createReceiverService, type ReceiverService } from './service.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance { receivers: ReceiverService }
+}
+
+export default fp(async function receiversPlugin (app, opts: { publicUrl: string }) {
+  app.decorate('receivers', createReceiverService({
+    publicUrl: opts.publicUrl,
+    verifier: app.verifier,
+    async walletAsset (name) {
+      const account = await app.wallet.getAccount(name)
+      return typeof account === 'string' ? undefined : { assetCode: account.assetCode, assetScale: account.assetScale }
+    }
+  }))
+}, { name: 'receivers', fastify: '5.x', dependencies: ['verifier', 'wallet'] })
