@@ -12,6 +12,7 @@ import { asPortInUse, checkPortsFree, companionPorts, portInUseLine, type PortNe
 import { buildDevAgent } from './build-dev-agent.ts'
 import { formatAmount } from '../theme/assets/ts/amounts.ts'
 import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
+import { siteOf, siteSealKey } from '../server/src/sealed/crypto.ts'
 import { hugoBuild } from './hugo.ts'
 import { serveStatic, type StaticSite } from './static-server.ts'
 
@@ -67,6 +68,9 @@ try {
     ...Object.entries(creators).map(([n, p]) => `    ${n} = ${JSON.stringify(p)}`),
     '  [params.downloads]',
     ...Object.entries(downloads).map(([n, m]) => `    ${JSON.stringify(n)} = ${JSON.stringify(m)}`),
+    // This build is sealed right after (no warning about plain-text exclusive sections).
+    '  [params.trickle]',
+    '    sealed = true',
     '  [params.trickle.devAgent]',
     `    btp = ${JSON.stringify(app.ilpNetwork.btpUrl)}`,
     ''
@@ -78,7 +82,8 @@ try {
   const rebuild = async () => {
     const started = Date.now()
     await hugoBuild({ source: SITE_DIR, destination: out, configs: [override], baseURL: siteUrl, environment: 'development' })
-    const report = await sealSite(out, { sealKey: app.sealKey, companion: config.publicUrl })
+    // The site's own key, as a production build gets it from POST /sealed/sites.
+    const report = await sealSite(out, { sealKey: siteSealKey(app.sealKey, siteOf(siteUrl)!), site: siteUrl, companion: config.publicUrl })
     app.log.info(`site built and sealed in ${Date.now() - started} ms: ${report.sections.length} exclusive section(s) on ${report.pages} page(s) encrypted, ${report.files} files checked`)
   }
   await rebuild()

@@ -1,6 +1,8 @@
 // `npm run trickle -- seed FILE --price 100 --asset USD --scale 2 [--pointer URL]`
 //   makes a licensed, private torrent of FILE, registers it with the companion (admin token), lets the
 //   companion seed it (or seeds it here) and prints the magnet.
+// `npm run trickle -- build SITE_DIR --companion URL --site URL`
+//   the production build of a Hugo site, sealed for that companion (scripts/build.ts).
 // `npm run trickle -- download MAGNET --out DIR`
 //   checks that the magnet names one companion and the price it registered, buys the download with
 //   this reader's balance (paying over the companion's BTP endpoint only what the balance lacks and
@@ -37,7 +39,10 @@ const USAGE = `Usage:
   trickle download MAGNET --out DIR [--btp URL] [--data DIR] [--timeout SECONDS] [--webrtc]
       Pays the price over BTP (default: the companion's embedded connector), credits the receipts and
       downloads. Your balance secret is kept in ${SECRET_FILE} in the data folder (--data, else
-      TRICKLE_DATA_DIR, default ./data): downloading the same file again within the purchase pays nothing.`
+      TRICKLE_DATA_DIR, default ./data): downloading the same file again within the purchase pays nothing.
+  trickle build SITE_DIR --companion URL --site URL [--out DIR]
+      Builds a Hugo site for production and seals its exclusive sections for the companion. The site's
+      seal key comes from TRICKLE_SITE_SEAL_KEY, or is asked of the companion with TRICKLE_ADMIN_TOKEN.`
 
 /** A failure to report to the user in plain words. */
 class Failure extends Error {}
@@ -320,6 +325,8 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
 // ---------------------------------------------------------------------------------------------------
 
 async function main (argv: string[]): Promise<number> {
+  // `build` has options of its own (scripts/build.ts).
+  if (argv[0] === 'build') return (await import('./build.ts')).buildCommand(argv.slice(1))
   let parsed
   try {
     parsed = parseArgs({

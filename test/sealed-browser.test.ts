@@ -2,6 +2,7 @@
 // development agent. A paying reader gets the key and sees the section; a reader who does not pay never
 // receives a key and the page never holds the text. The balance secret stays in the browser: it is in
 // localStorage and in key request bodies, never in a URL.
+import { SITE, siteSeal, siteSectionKey, siteToken } from '../server/test/seal-helper.ts'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -37,7 +38,7 @@ test('sealed sections open for a paying reader only', async (t) => {
   for (const env of ['production', 'development'] as const) {
     const out = path.join(dir, env)
     await hugoBuild({ source: `${repoRoot}site-example`, destination: out, configs: [override], baseURL: `${site.url}/${env}/`, environment: env })
-    await sealSite(out, { sealKey: app.sealKey, companion: url })
+    await sealSite(out, { ...siteSeal(app.sealKey), companion: url })
   }
   const browser = await launchChromium()
   t.after(() => browser.close())
@@ -69,6 +70,7 @@ test('sealed sections open for a paying reader only', async (t) => {
   await paid.waitForSelector('[data-trickle-content]:not([hidden])', { timeout: 30_000 })
   assert.match(await paid.textContent('[data-trickle-content]') ?? '', new RegExp(SECRET))
   assert.equal(await paid.isVisible('[data-trickle-thanks]'), true)
+  assert.match(await paid.textContent('[data-trickle-thanks]') ?? '', /You bought this part: it is yours to read/, 'a bought section says so, not "while you stream"')
   await screenshot(paid, 'sealed-paid')
   assert.deepEqual(charges, ['500000'], 'the price was spent once')
 

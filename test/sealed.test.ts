@@ -1,6 +1,7 @@
 // Sealed exclusive content: the sealing step, the key endpoint, and the leak check over a whole site.
 // Tokens are MACed with the seal key and name the receiver (the proxy id of the page's monetization
 // pointer); keys are bought with the balance's secret from what the balance holds for that receiver.
+import { SITE, siteSeal, siteSectionKey, siteToken } from '../server/test/seal-helper.ts'
 import assert from 'node:assert/strict'
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { decodeSealToken, encodeSealToken, openSection, sealKeyFrom, sealSection, sectionKey } from '../server/src/sealed/crypto.ts'
+import { decodeSealToken, encodeSealToken, openSection, sealKeyFrom, sealSection, siteOf, siteSealKey } from '../server/src/sealed/crypto.ts'
 import { encodeReceipt, receiptSecret } from '../server/src/receipts/codec.ts'
 import { PlaintextLeakError, sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
 import { build } from '../server/test/helper.ts'
@@ -39,21 +40,21 @@ async function nonceFor (app: FastifyInstance, proxyId: string) {
   return (totalReceived: number) => encodeReceipt({ nonce, streamId: 1, totalReceived: BigInt(totalReceived), secret }).toString('base64')
 }
 
-/** A token payload with a MAC of the given key, for tokens the sealing step would never write. */
-function macked (sealKey: Uint8Array, payload: Record<string, unknown> | string): string {
+/** A token payload with a MAC of the given site's key, for tokens the sealing step would never write. */
+function macked (sealKey: Uint8Array, payload: Record<string, unknown> | string, site = SITE): string {
   const body = Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)).toString('base64url')
-  return `${body}.${createHmac('sha256', sealKey).update(`trickle-seal-token-v2\n${body}`).digest('base64url')}`
+  return `${body}.${createHmac('sha256', siteSealKey(sealKey, site)).update(`trickle-seal-token-v3\n${body}`).digest('base64url')}`
 }
 
 test('tokens: round trip, every malformed field named, and a MAC that binds every field', () => {
   const sealKey = sealKeyFrom(Buffer.alloc(32, 1))
-  const token = encodeSealToken(sealKey, { page: '/posts/a/', id: 'rest', ...price, receiver: RECEIVER })
-  assert.deepEqual(decodeSealToken(token, sealKey), { v: 2, page: '/posts/a/', id: 'rest', ...price, receiver: RECEIVER })
-  const bad = (o: Record<string, unknown>) => macked(sealKey, { v: 2, page: '/p/', id: 'rest', ...price, receiver: RECEIVER, ...o })
+  const token = siteToken(sealKey, { page: '/posts/a/', id: 'rest', ...price, receiver: RECEIVER })
+  assert.deepEqual(decodeSealToken(token, sealKey), { v: 3, site: SITE, page: '/posts/a/', id: 'rest', ...price, receiver: RECEIVER })
+  const bad = (o: Record<string, unknown>) => macked(sealKey, { v: 3, site: SITE, page: '/p/', id: 'rest', ...price, receiver: RECEIVER, ...o })
   for (const [t, message] of [
-    ['', /base64url/], ['not base64!', /base64url/], [`${Buffer.from('nope').toString('base64url')}.${'A'.repeat(43)}`, /not issued/],
+    ['', /base64url/], ['not base64!', /base64url/], [`${Buffer.from('{"v":3,"site":"https://site.test/"}').toString('base64url')}.${'A'.repeat(43)}`, /not issued/],
     [macked(sealKey, 'nope'), /JSON/],
-    [bad({ v: 1 }), /version/], [bad({ page: 'relative' }), /page/], [bad({ id: 'a b' }), /id/],
+    [bad({ v: 2 }), /version/], [bad({ site: 'ftp://x/' }), /site/], [bad({ site: 'https://site.test' }), /site/], [bad({ page: 'relative' }), /page/], [bad({ id: 'a b' }), /id/],
     [bad({ amount: '1.5' }), /amount/], [bad({ amount: -1 }), /amount/], [bad({ amount: '18446744073709551616' }), /amount/],
     [bad({ assetCode: '' }), /assetCode/], [bad({ assetScale: 1.5 }), /assetScale/], [bad({ receiver: 'demo' }), /receiver/]
   ] as const) assert.throws(() => decodeSealToken(t, sealKey), message, String(t))
@@ -61,29 +62,44 @@ test('tokens: round trip, every malformed field named, and a MAC that binds ever
   // Any field changed after sealing (the price lowered, another receiver) breaks the MAC.
   const [payload] = token.split('.')
   const fields = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>
-  for (const change of [{ amount: '1' }, { receiver: 'ab'.repeat(16) }, { page: '/posts/b/' }]) {
+  for (const change of [{ amount: '1' }, { receiver: 'ab'.repeat(16) }, { page: '/posts/b/' }, { site: 'https://other.test/' }]) {
     const altered = `${Buffer.from(JSON.stringify({ ...fields, ...change })).toString('base64url')}.${token.split('.')[1]}`
     assert.throws(() => decodeSealToken(altered, sealKey), (err: Error & { kind?: string }) => err.kind === 'not_issued', JSON.stringify(change))
   }
   assert.throws(() => decodeSealToken(token, sealKeyFrom(Buffer.alloc(32, 2))), (err: Error & { kind?: string }) => err.kind === 'not_issued', 'another seal key')
 })
 
+test('keys are bound to the site: two sites sealed with one companion share none', () => {
+  const sealKey = sealKeyFrom(Buffer.alloc(32, 1))
+  const fields = { page: '/posts/a/', id: 'rest', ...price, receiver: RECEIVER }
+  const a = siteToken(sealKey, { ...fields, site: 'https://a.test/' })
+  const b = siteToken(sealKey, { ...fields, site: 'https://b.test/' })
+  assert.notEqual(siteSectionKey(sealKey, a, 'https://a.test/').toString('hex'), siteSectionKey(sealKey, b, 'https://b.test/').toString('hex'))
+  assert.notEqual(siteSealKey(sealKey, 'https://a.test/').toString('hex'), siteSealKey(sealKey, 'https://b.test/').toString('hex'))
+  // One site's key cannot issue tokens for another site.
+  const forged = encodeSealToken(siteSealKey(sealKey, 'https://a.test/'), { ...fields, site: 'https://b.test/' })
+  assert.throws(() => decodeSealToken(forged, sealKey), (err: Error & { kind?: string }) => err.kind === 'not_issued')
+  assert.equal(siteOf('https://blog.example'), 'https://blog.example/')
+  assert.equal(siteOf('https://blog.example/en?x=1#y'), 'https://blog.example/en/')
+  assert.equal(siteOf('ftp://blog.example/'), undefined)
+})
+
 test('sealing: only the key of this exact token opens a section', () => {
   const sealKey = sealKeyFrom(Buffer.alloc(32, 1))
-  const token = encodeSealToken(sealKey, { page: '/p/', id: 'rest', ...price, receiver: RECEIVER })
-  const box = sealSection(sealKey, token, '<p>secret</p>')
-  assert.equal(openSection(sectionKey(sealKey, token), token, box), '<p>secret</p>')
-  const cheaper = encodeSealToken(sealKey, { page: '/p/', id: 'rest', ...price, amount: '1', receiver: RECEIVER })
-  assert.throws(() => openSection(sectionKey(sealKey, cheaper), token, box), 'a key for a lowered price does not decrypt')
-  assert.throws(() => openSection(sectionKey(sealKey, token), cheaper, box), 'nor does the right key with altered additional data')
-  assert.throws(() => openSection(sectionKey(sealKeyFrom(Buffer.alloc(32, 2)), token), token, box), 'nor another seal secret')
+  const token = siteToken(sealKey, { page: '/p/', id: 'rest', ...price, receiver: RECEIVER })
+  const box = sealSection(siteSealKey(sealKey, SITE), token, '<p>secret</p>')
+  assert.equal(openSection(siteSectionKey(sealKey, token), token, box), '<p>secret</p>')
+  const cheaper = siteToken(sealKey, { page: '/p/', id: 'rest', ...price, amount: '1', receiver: RECEIVER })
+  assert.throws(() => openSection(siteSectionKey(sealKey, cheaper), token, box), 'a key for a lowered price does not decrypt')
+  assert.throws(() => openSection(siteSectionKey(sealKey, token), cheaper, box), 'nor does the right key with altered additional data')
+  assert.throws(() => openSection(siteSectionKey(sealKeyFrom(Buffer.alloc(32, 2)), token), token, box), 'nor another seal secret')
 })
 
 test('prices: in the receiver\'s units, converted between scales exactly, never across currencies', async (t) => {
   const { app } = await build(t, {}, { listen: false })
   const receiver = proxyIdOf(app.demo!.proxyPointer)
   const priceOf = async (p: { amount: string, assetCode: string, assetScale: number }, r = receiver) =>
-    app.inject({ method: 'GET', url: `/sealed/price?token=${encodeSealToken(app.sealKey, { page: '/a/', id: 'rest', ...p, receiver: r })}` })
+    app.inject({ method: 'GET', url: `/sealed/price?token=${siteToken(app.sealKey, { page: '/a/', id: 'rest', ...p, receiver: r })}` })
   let res = await priceOf({ amount: '5', assetCode: 'USD', assetScale: 2 })
   assert.deepEqual(res.json(), { price: '50000000', assetCode: 'USD', assetScale: 9, receiver })
   res = await priceOf({ amount: '5', assetCode: 'EUR', assetScale: 2 })
@@ -96,7 +112,7 @@ test('key release: paid once per balance and section, free within the grant, ref
   let clock = Date.now()
   const { app } = await build(t, { TRICKLE_SEAL_GRANT_TTL: '60' }, { listen: false, now: () => clock })
   const receiver = proxyIdOf(app.demo!.proxyPointer)
-  const token = encodeSealToken(app.sealKey, { page: '/posts/a/', id: 'rest', ...price, receiver })
+  const token = siteToken(app.sealKey, { page: '/posts/a/', id: 'rest', ...price, receiver })
   const ask = (body: unknown) => app.inject({ method: 'POST', url: '/sealed/keys', headers: json, payload: body as object })
   const me = reader()
 
@@ -115,7 +131,7 @@ test('key release: paid once per balance and section, free within the grant, ref
   const replies = await Promise.all([1, 2, 3].map(() => ask({ token, secret: me.secret })))
   assert.deepEqual(replies.map((r) => r.statusCode), [200, 200, 200])
   assert.deepEqual(replies.map((r) => r.json().charged).sort(), ['0', '0', '5000'], 'concurrent requests are charged once')
-  assert.equal(replies[0]!.json().key, sectionKey(app.sealKey, token).toString('base64'))
+  assert.equal(replies[0]!.json().key, siteSectionKey(app.sealKey, token).toString('base64'))
   assert.equal(await app.store.getBalance(me.id, receiver), 7000n)
 
   res = await ask({ token, secret: me.secret })
@@ -126,7 +142,7 @@ test('key release: paid once per balance and section, free within the grant, ref
 
   for (const [body, status, code] of [
     [{ token: 'x'.repeat(10), secret: me.secret }, 400, 'invalid_token'],
-    [{ token: encodeSealToken(app.sealKey, { page: '/posts/a/', id: 'rest', amount: '5', assetCode: 'EUR', assetScale: 2, receiver }), secret: me.secret }, 409, 'asset_mismatch'],
+    [{ token: siteToken(app.sealKey, { page: '/posts/a/', id: 'rest', amount: '5', assetCode: 'EUR', assetScale: 2, receiver }), secret: me.secret }, 409, 'asset_mismatch'],
     [{ token, secret: 'x'.repeat(42) + '!' }, 400, 'invalid_balance_secret'],
     [{ token }, 400, 'invalid_request'],
     [{ token, balance: me.id }, 400, 'invalid_request'],
@@ -145,10 +161,10 @@ test('a forged token or a lowered price is refused with token_not_issued, and no
   const me = reader()
   const receipt = await nonceFor(app, receiver)
   await app.inject({ method: 'POST', url: `/balances/${me.id}:creditReceipt`, headers: text, payload: receipt(9000) })
-  const token = encodeSealToken(app.sealKey, { page: '/posts/a/', id: 'rest', ...price, receiver })
+  const token = siteToken(app.sealKey, { page: '/posts/a/', id: 'rest', ...price, receiver })
   const fields = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as Record<string, unknown>
   const lowered = `${Buffer.from(JSON.stringify({ ...fields, amount: '1' })).toString('base64url')}.${token.split('.')[1]}`
-  const otherKey = encodeSealToken(sealKeyFrom(randomBytes(32)), { page: '/posts/a/', id: 'rest', ...price, amount: '1', receiver })
+  const otherKey = siteToken(sealKeyFrom(randomBytes(32)), { page: '/posts/a/', id: 'rest', ...price, amount: '1', receiver })
   for (const forged of [lowered, otherKey]) {
     const res = await app.inject({ method: 'POST', url: '/sealed/keys', headers: json, payload: { token: forged, secret: me.secret } })
     assert.equal(res.statusCode, 400)
@@ -163,7 +179,7 @@ test('a forged token or a lowered price is refused with token_not_issued, and no
 test('a stranger who knows only the balance id gets no key; money paid to another receiver buys nothing here', async (t) => {
   const { app } = await build(t, {}, { listen: false })
   const demo = proxyIdOf(app.demo!.proxyPointer)
-  const token = encodeSealToken(app.sealKey, { page: '/posts/a/', id: 'rest', ...price, receiver: demo })
+  const token = siteToken(app.sealKey, { page: '/posts/a/', id: 'rest', ...price, receiver: demo })
   const me = reader()
   await app.inject({ method: 'POST', url: `/balances/${me.id}:creditReceipt`, headers: text, payload: (await nonceFor(app, demo))(9000) })
   // The id is public (it is in credit URLs): as a secret it names another, empty balance.
@@ -197,7 +213,7 @@ test('the example site seals: each page\'s sections pay its pointer; no plaintex
   const secrets = ['This paragraph was behind the one-line marker', 'this block sits inside the', 'It opens as soon as the first payment arrives']
   assert.ok(allFiles(out).some((f) => secrets.some((s) => readFileSync(f, 'utf8').includes(s))), 'before sealing the text is there')
   const sealKey = sealKeyFrom(Buffer.alloc(32, 7))
-  const report = await sealSite(out, { sealKey, companion })
+  const report = await sealSite(out, { ...siteSeal(sealKey), companion })
   assert.ok(report.sections.length >= 2, `sealed ${report.sections.length} sections`)
   for (const file of allFiles(out)) {
     const text = readFileSync(file, 'utf8')
@@ -209,9 +225,10 @@ test('the example site seals: each page\'s sections pay its pointer; no plaintex
   assert.ok(html.includes('data-trickle-cta'), 'the call to action stays')
   assert.equal(tokenOf('posts/exclusive-marker/index.html').receiver, ids.site, 'the site pointer\'s receiver')
   assert.equal(tokenOf('posts/exclusive-shortcode/index.html').receiver, ids.alice, 'front matter `monetization: alice` pays alice')
-  // Sealing twice changes nothing (sections already sealed are left alone).
-  const again = await sealSite(out, { sealKey, companion })
+  // Sealing twice changes nothing (sections already sealed are left alone), and still checks for leaks.
+  const again = await sealSite(out, { ...siteSeal(sealKey), companion })
   assert.equal(again.sections.length, 0)
+  assert.equal(again.alreadySealed, report.sections.length)
 })
 
 test('the leak check names any file that still carries exclusive text; a section without a price stops the run', async (t) => {
@@ -222,12 +239,12 @@ test('the leak check names any file that still carries exclusive text; a section
   mkdirSync(path.join(dir, 'a'))
   writeFileSync(path.join(dir, 'a/index.html'), `<html>${head}<body>${section('rest')}</body></html>`)
   writeFileSync(path.join(dir, 'search.json'), JSON.stringify([{ url: '/a/', content: 'The butler did it, in the library, with a candlestick.' }]))
-  await assert.rejects(sealSite(dir, { sealKey: sealKeyFrom(Buffer.alloc(32)), companion: 'http://x.test' }), (err: Error) =>
+  await assert.rejects(sealSite(dir, { ...siteSeal(sealKeyFrom(Buffer.alloc(32))), companion: 'http://x.test' }), (err: Error) =>
     err instanceof PlaintextLeakError && err.leaks.length === 1 && err.leaks[0]!.file === 'search.json' && /search\.json: text of section "rest" of \/a\//.test(err.message))
 
   const other = mkdtempSync(path.join(tmpdir(), 'trickle-noprice-'))
   t.after(() => rmSync(other, { recursive: true, force: true }))
   writeFileSync(path.join(other, 'b.html'), `<html>${head}<body>${section('s0', false)}</body></html>`)
-  await assert.rejects(sealSite(other, { sealKey: sealKeyFrom(Buffer.alloc(32)), companion: 'http://x.test' }), /section "s0" of \/b\.html has no price/)
+  await assert.rejects(sealSite(other, { ...siteSeal(sealKeyFrom(Buffer.alloc(32))), companion: 'http://x.test' }), /section "s0" of \/b\.html has no price/)
   assert.ok(readFileSync(path.join(other, 'b.html'), 'utf8').includes('candlestick'), 'a failed run writes nothing')
 })

@@ -2,6 +2,7 @@
 // plugins instead of Hugo, served with the theme's reader script, paid by the development agent over
 // the companion's real network, and its exclusive parts open; sealed by rehype-trickle-seal, they open
 // only once the companion sold the page's receiver's keys to this reader.
+import { SITE, siteSeal, siteSectionKey, siteToken } from '../server/test/seal-helper.ts'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -52,7 +53,7 @@ test('a unified-built page sealed for the receiver of its monetization link open
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   await buildDevAgent()
   await buildExample({ out: dir, pointer: app.demo!.proxyPointer, devAgent: { btp: `btp+ws://127.0.0.1:${btpPort}`, amount: '50000', intervalMs: 150 } })
-  const report = await sealSite(dir, { sealKey: app.sealKey, companion: url, defaultPrice: { amount: '100000', assetCode: 'USD', assetScale: 9 } })
+  const report = await sealSite(dir, { ...siteSeal(app.sealKey), companion: url, defaultPrice: { amount: '100000', assetCode: 'USD', assetScale: 9 } })
   assert.equal(report.sections.length, 2)
   assert.ok(!readFileSync(path.join(dir, 'exclusive.html'), 'utf8').includes('Everything after the marker is exclusive'))
   const site = await serveStatic(dir)

@@ -38,7 +38,8 @@ const I18N = {
     noReceipts: 'Your Web Monetization agent sends no receipts, so this site cannot verify your payment.',
     unreachable: 'The site\'s payment server does not answer. Retrying…',
     broken: 'This part could not be decrypted: the page may have been rebuilt. Reload it.',
-    refused: 'The site\'s payment server refused to open this part: {reason}'
+    refused: 'The site\'s payment server refused to open this part: {reason}',
+    bought: 'Thank you for your support. You bought this part: it is yours to read, whether or not you keep streaming.'
   }
 }
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// trickle-seal: seals a built site in place.
-//   node plugins/rehype-trickle-seal/cli.ts public/ --companion https://pay.example.com [--price "1000 USD/9"] [--receiver ID]
-// The seal secret comes from TRICKLE_SEAL_SECRET (base64, the companion's setting of the same name).
-// Each page's sections are paid to its monetization pointer, which must be a proxy pointer of the
-// companion; --receiver (a proxy id or pointer) pays every section to one receiver instead.
+// trickle-seal: seals a built site in place, once every check passed (nothing is written otherwise).
+//   node plugins/rehype-trickle-seal/cli.ts public/ --companion https://pay.example.com --site https://blog.example/ [--price "1000 USD/9"] [--receiver ID]
+// The site's seal key comes from TRICKLE_SITE_SEAL_KEY (base64, what the companion's POST /sealed/sites
+// returns), or is asked of the companion with TRICKLE_ADMIN_TOKEN, or is derived from
+// TRICKLE_SEAL_SECRET (the companion's own secret). Each page's sections are paid to its monetization
+// pointer, which must be a proxy pointer of the companion; --receiver (a proxy id or pointer) pays
+// every section to one receiver instead.
 import { parseArgs } from 'node:util'
-import { sealKeyFrom, type SectionPrice } from '@trickle/server/seal-crypto'
-import { PlaintextLeakError, sealSite } from './lib/site.ts'
+import { siteOf, type SectionPrice } from '@trickle/server/seal-crypto'
+import { SealKeyError, siteKeyFor } from './lib/keys.ts'
+import { PlaintextLeakError, sealSite, UnconvertedMarkerError } from './lib/site.ts'
 
 function fail (message: string): never {
   console.error(`trickle-seal: ${message}`)
@@ -20,19 +23,23 @@ export function parsePrice (text: string): SectionPrice {
 }
 
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { companion: { type: 'string' }, price: { type: 'string' }, receiver: { type: 'string' } } })
-  const dir = positionals[0] ?? fail('name the built site folder, e.g. trickle-seal public/ --companion https://pay.example.com')
+  let parsed
+  try {
+    parsed = parseArgs({ allowPositionals: true, options: { companion: { type: 'string' }, site: { type: 'string' }, price: { type: 'string' }, receiver: { type: 'string' } } })
+  } catch (err) { fail((err as Error).message) }
+  const { values, positionals } = parsed
+  const dir = positionals[0] ?? fail('name the built site folder, e.g. trickle-seal public/ --companion https://pay.example.com --site https://blog.example/')
   if (!values.companion) fail('--companion (the companion\'s base URL) is required')
-  const secret = process.env.TRICKLE_SEAL_SECRET ?? fail('set TRICKLE_SEAL_SECRET (base64, the companion\'s setting of the same name)')
-  const seed = Buffer.from(secret, 'base64')
-  if (seed.length < 32) fail('TRICKLE_SEAL_SECRET must be at least 32 bytes, base64-encoded')
+  const companion = values.companion.replace(/\/+$/, '')
+  const site = siteOf(values.site ?? process.env.TRICKLE_SITE_URL ?? '') ?? fail('--site (or TRICKLE_SITE_URL) must be the site\'s public base URL, e.g. https://blog.example/ (its seal key is bound to it)')
   let defaultPrice: SectionPrice | undefined
   try { defaultPrice = values.price ? parsePrice(values.price) : undefined } catch (err) { fail((err as Error).message) }
   try {
-    const report = await sealSite(dir, { sealKey: sealKeyFrom(seed), companion: values.companion, defaultPrice, ...(values.receiver ? { receiver: values.receiver } : {}), onPage: (page, n) => console.log(`sealed ${n} section(s) of ${page}`) })
-    console.log(`trickle-seal: ${report.sections.length} section(s) on ${report.pages} page(s) sealed; ${report.files} files checked, no plaintext left`)
+    const sealKey = await siteKeyFor(site, companion)
+    const report = await sealSite(dir, { sealKey, site, companion, defaultPrice, ...(values.receiver ? { receiver: values.receiver } : {}), onPage: (page, n) => console.log(`sealed ${n} section(s) of ${page}`) })
+    console.log(`trickle-seal: ${report.sections.length} section(s) on ${report.pages} page(s) sealed${report.alreadySealed ? ` (${report.alreadySealed} sealed before, checked again)` : ''}; ${report.files} files checked, no exclusive text outside them`)
   } catch (err) {
-    if (err instanceof PlaintextLeakError) fail(err.message)
+    if (err instanceof PlaintextLeakError || err instanceof UnconvertedMarkerError || err instanceof SealKeyError) fail(err.message)
     fail((err as Error).message)
   }
 }

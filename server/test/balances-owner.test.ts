@@ -1,5 +1,6 @@
 // A reader's money buys only what they paid that creator for, and only the reader can spend it. Each
 // case was an attack that worked on the first round's companion, with several creators behind it.
+import { SITE, siteSeal, siteSectionKey, siteToken } from './seal-helper.ts'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
@@ -49,12 +50,12 @@ test('money paid to one creator never buys another creator\'s download or sealed
   const access = await buyAccess(url, demoTorrent.infoHash, reader, peer())
   assert.equal(access.status, 402)
   assert.equal(access.body.code, 'unknown_balance', 'nothing is held for the demo account')
-  const demoSection = encodeSealToken(app.sealKey, { page: '/posts/a/', id: 'rest', amount: '100', assetCode: 'USD', assetScale: 2, receiver: proxyIdOf(app.demo!.proxyPointer) })
+  const demoSection = siteToken(app.sealKey, { page: '/posts/a/', id: 'rest', amount: '100', assetCode: 'USD', assetScale: 2, receiver: proxyIdOf(app.demo!.proxyPointer) })
   assert.equal((await keyRequest(url, { token: demoSection, secret: reader.secret })).body.code, 'no_payment')
   assert.equal(await balanceOf(url, reader.id), PRICE.toString(), 'nothing was spent')
 
   // Alice's own section sells.
-  const aliceSection = encodeSealToken(app.sealKey, { page: '/posts/b/', id: 'rest', amount: '100', assetCode: 'USD', assetScale: 2, receiver: alice.receiver })
+  const aliceSection = siteToken(app.sealKey, { page: '/posts/b/', id: 'rest', amount: '100', assetCode: 'USD', assetScale: 2, receiver: alice.receiver })
   const bought = await keyRequest(url, { token: aliceSection, secret: reader.secret })
   assert.equal(bought.status, 200)
   assert.equal(bought.body.charged, PRICE.toString())
@@ -85,7 +86,7 @@ test('a receiver behind an outside proxy can mint receipts, but they buy nothing
   const demoTorrent = await licensedTorrent(app, url, randomBytes(20_000))
   assert.equal((await registerTorrent(url, demoTorrent.torrent)).status, 201)
   assert.equal((await buyAccess(url, demoTorrent.infoHash, thief, peer())).body.code, 'unknown_balance')
-  const demoSection = encodeSealToken(app.sealKey, { page: '/p/', id: 'x', amount: '1', assetCode: 'USD', assetScale: 2, receiver: proxyIdOf(app.demo!.proxyPointer) })
+  const demoSection = siteToken(app.sealKey, { page: '/p/', id: 'x', amount: '1', assetCode: 'USD', assetScale: 2, receiver: proxyIdOf(app.demo!.proxyPointer) })
   assert.equal((await keyRequest(url, { token: demoSection, secret: thief.secret })).body.code, 'no_payment')
   // And a license paying the outside pointer is refused: its asset is unknown, its receipts prove nothing.
   const outside = await licensedTorrent(app, url, randomBytes(20_000), { license: { paymentPointer: proxy.proxy.proxyPointer } })
@@ -102,7 +103,7 @@ test('a stranger who knows a reader\'s balance id can neither buy keys, nor use 
   assert.equal((await registerTorrent(url, torrent.torrent)).status, 201)
   await payAndCredit(app, url, btpPort, victim.id, 3n * PRICE)
   const receiver = proxyIdOf(app.demo!.proxyPointer)
-  const section = encodeSealToken(app.sealKey, { page: '/posts/a/', id: 'rest', amount: '100', assetCode: 'USD', assetScale: 2, receiver })
+  const section = siteToken(app.sealKey, { page: '/posts/a/', id: 'rest', amount: '100', assetCode: 'USD', assetScale: 2, receiver })
   // The victim buys a section and a download: grants exist for both.
   assert.equal((await keyRequest(url, { token: section, secret: victim.secret })).status, 200)
   assert.equal((await buyAccess(url, torrent.infoHash, victim, peer())).status, 200)
@@ -116,7 +117,7 @@ test('a stranger who knows a reader\'s balance id can neither buy keys, nor use 
   assert.equal((await buyAccess(url, torrent.infoHash, stranger, peer())).status, 402)
   assert.equal((await buyAccess(url, torrent.infoHash, { secret: victim.id }, peer())).body.code, 'unknown_balance', 'the id taken as a secret is another, empty balance')
   // A forged token priced at what is left derives a key that opens nothing, and is refused before any spend.
-  const forged = Buffer.from(JSON.stringify({ v: 2, page: '/posts/a/', id: 'drain', amount: '100', assetCode: 'USD', assetScale: 2, receiver })).toString('base64url') + '.' + 'A'.repeat(43)
+  const forged = Buffer.from(JSON.stringify({ v: 3, site: SITE, page: '/posts/a/', id: 'drain', amount: '100', assetCode: 'USD', assetScale: 2, receiver })).toString('base64url') + '.' + 'A'.repeat(43)
   const drain = await keyRequest(url, { token: forged, secret: victim.secret })
   assert.equal(drain.status, 400)
   assert.equal(drain.body.code, 'token_not_issued')
@@ -212,7 +213,7 @@ test('logs name balances by their public id only, never the secret', async (t) =
   await registerTorrent(url, torrent.torrent)
   await payAndCredit(app, url, btpPort, reader.id, 2n * PRICE)
   await buyAccess(url, torrent.infoHash, reader, peer())
-  const section = encodeSealToken(app.sealKey, { page: '/a/', id: 'x', amount: '100', assetCode: 'USD', assetScale: 2, receiver: proxyIdOf(app.demo!.proxyPointer) })
+  const section = siteToken(app.sealKey, { page: '/a/', id: 'x', amount: '100', assetCode: 'USD', assetScale: 2, receiver: proxyIdOf(app.demo!.proxyPointer) })
   assert.equal((await keyRequest(url, { token: section, secret: reader.secret })).status, 200)
   const log = lines.join('')
   assert.ok(log.includes('download paid') && log.includes('sealed section bought'))

@@ -1,8 +1,8 @@
 // rehype plugin: seals every exclusive section of a built page. The content of each
 // section[data-trickle-exclusive] > [data-trickle-content] is encrypted with AES-256-GCM under a key only
 // the companion can derive (server/src/sealed/crypto.ts) and replaced by the ciphertext and what the
-// page needs to ask for its key: the section token (page, id, price, receiver; MACed with the seal key,
-// so the companion spends only what the build wrote) and the companion's URL. The theme's reader script
+// page needs to ask for its key: the section token (site, page, id, price, receiver; MACed with the
+// site's key, so the companion spends only what the build wrote) and the companion's URL. The theme's reader script
 // decrypts with WebCrypto once the companion has spent the price from what the reader's balance holds
 // for the section's receiver.
 //
@@ -12,14 +12,18 @@
 // sections and no such pointer, or a price the companion cannot charge, fails the build.
 import type { Element, Root } from 'hast'
 import { toHtml } from 'hast-util-to-html'
-import { toString } from 'hast-util-to-string'
 import { visit, EXIT, SKIP } from 'unist-util-visit'
 import type { VFile } from 'vfile'
-import { encodeSealToken, sealSection, type SectionPrice } from '@trickle/server/seal-crypto'
+import { encodeSealToken, sealSection, siteOf, type SectionPrice } from '@trickle/server/seal-crypto'
 
 export interface Options {
-  /** HMAC(sealSecret, "trickle-seal-v1"), the companion's (see server/src/sealed/crypto.ts) */
+  /**
+   * The site's seal key: what the companion's `POST /sealed/sites` returns for `site` (or
+   * siteSealKey(sealKey, site) where the companion's seal secret is at hand; server/src/sealed/crypto.ts).
+   */
   sealKey: Uint8Array
+  /** The site's base URL (e.g. https://blog.example/): tokens name it and the site key is bound to it */
+  site: string
   /** Base URL of the companion that credits receipts and releases keys, e.g. https://pay.example.com */
   companion: string
   /** Site-relative path of this page (default: from file.path and file.cwd, e.g. /posts/a/) */
@@ -38,6 +42,53 @@ export interface SealedSection {
   id: string
   /** The section's text, for the leak check over the whole site */
   text: string
+  /**
+   * The last words of visible text before the section: a summary cut at the section's start holds
+   * them followed by its first words, a run the leak check looks for even when only a heading's
+   * few words leaked.
+   */
+  before: string
+}
+
+const SKIP_TEXT = new Set(['head', 'script', 'style', 'template', 'noscript'])
+const BLOCK = new Set(['address', 'article', 'aside', 'blockquote', 'br', 'dd', 'details', 'div', 'dl', 'dt', 'figcaption', 'figure', 'footer',
+  'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'header', 'hr', 'li', 'main', 'nav', 'ol', 'p', 'pre', 'section', 'summary', 'table', 'td', 'th', 'tr', 'ul'])
+
+/** An element's text as a reader sees it: blocks apart (hast-util-to-string runs "part" and "Thank" of two blocks together). */
+function visibleText (node: Element): string {
+  let out = ''
+  const walk = (n: Element) => {
+    for (const child of n.children) {
+      if (child.type === 'text') out += child.value
+      else if (child.type === 'element' && !SKIP_TEXT.has(child.tagName)) {
+        const block = BLOCK.has(child.tagName)
+        if (block) out += ' '
+        walk(child)
+        if (block) out += ' '
+      }
+    }
+  }
+  walk(node)
+  return out.replace(/\s+/g, ' ').trim()
+}
+
+/** The last few words of visible text before each exclusive section, in document order. */
+function textBefore (tree: Root): Map<Element, string> {
+  const out = new Map<Element, string>()
+  let recent: string[] = []
+  const walk = (node: Root | Element) => {
+    for (const child of node.children) {
+      if (child.type === 'text') {
+        recent = [...recent, ...child.value.split(/\s+/).filter(Boolean)].slice(-8)
+      } else if (child.type === 'element') {
+        if (SKIP_TEXT.has(child.tagName)) continue
+        if (child.properties.dataTrickleExclusive !== undefined) { out.set(child, recent.join(' ')); continue }
+        walk(child)
+      }
+    }
+  }
+  walk(tree)
+  return out
 }
 
 declare module 'vfile' {
@@ -105,6 +156,8 @@ function priceOf (section: Element, fallback: SectionPrice | null | undefined): 
 export default function rehypeTrickleSeal (options: Options) {
   if (!options?.sealKey || options.sealKey.length < 32) throw new Error('rehype-trickle-seal: options.sealKey (32 bytes) is required')
   if (!/^https?:\/\//.test(options.companion ?? '')) throw new Error('rehype-trickle-seal: options.companion must be the companion\'s http(s) base URL')
+  const site = siteOf(options.site ?? '')
+  if (!site) throw new Error(`rehype-trickle-seal: options.site must be the site's http(s) base URL (its key is bound to it), got "${String(options.site)}"`)
   const companion = options.companion.replace(/\/+$/, '')
   let fixedReceiver: string | undefined
   if (options.receiver) {
@@ -117,6 +170,7 @@ export default function rehypeTrickleSeal (options: Options) {
     const sealed: SealedSection[] = []
     // Looked up with the first section to seal: pages without one need no pointer.
     let receiver = fixedReceiver
+    const before = textBefore(tree)
     visit(tree, 'element', (section) => {
       const id = section.properties.dataTrickleExclusive
       if (id === undefined) return undefined
@@ -146,10 +200,10 @@ export default function rehypeTrickleSeal (options: Options) {
           file.fail(`Page ${page} has exclusive sections, but its monetization pointer (<link rel="monetization" href>) is ${href === undefined ? 'missing' : `"${href}"`}, not a proxy pointer of the companion ${companion} (${companion}/p/{32 hex digits}): readers' payments must reach a receiver the companion verifies. Point the page at the companion's proxy pointer, or pass the receiver option`, { ruleId: 'no-receiver', source: 'rehype-trickle-seal' })
         }
       }
-      const token = encodeSealToken(options.sealKey, { page, id: String(id), ...price, receiver })
+      const token = encodeSealToken(options.sealKey, { site, page, id: String(id), ...price!, receiver: receiver! })
       const plaintext = toHtml(content.children)
       const box = sealSection(options.sealKey, token, plaintext)
-      sealed.push({ page, id: String(id), text: toString(content) })
+      sealed.push({ page, id: String(id), text: visibleText(content), before: before.get(section) ?? '' })
       content.children = []
       Object.assign(content.properties, {
         dataTrickleSealed: '',

@@ -7,10 +7,13 @@ import rehypeParse from 'rehype-parse'
 import rehypeStringify from 'rehype-stringify'
 import { unified } from 'unified'
 import { VFile } from 'vfile'
-import { decodeSealToken, openSection, sealKeyFrom, sectionKey } from '@trickle/server/seal-crypto'
+import { decodeSealToken, openSection, sealKeyFrom, sectionKey, siteSealKey } from '@trickle/server/seal-crypto'
 import rehypeTrickleSeal, { type Options } from '../index.ts'
 
-const sealKey = sealKeyFrom(Buffer.alloc(32, 3))
+// The companion's key, and the site key its POST /sealed/sites hands this site's build.
+const companionKey = sealKeyFrom(Buffer.alloc(32, 3))
+const site = 'https://blog.test/'
+const sealKey = siteSealKey(companionKey, site)
 const companion = 'http://localhost:3000'
 const ID = '9bf70fe0534e85c1d51a76c44a013a89'
 const OTHER = '064a59ddb4647774f8cbad91994ff9ff'
@@ -20,9 +23,9 @@ const page = (pointer: string | undefined, price = { amount: '500000', code: 'US
 
 async function seal (html: string, options: Partial<Options> = {}) {
   const file = new VFile({ value: html, path: '/site/posts/a/index.html', cwd: '/site' })
-  const out = await unified().use(rehypeParse).use(rehypeTrickleSeal, { sealKey, companion, ...options }).use(rehypeStringify).process(file)
+  const out = await unified().use(rehypeParse).use(rehypeTrickleSeal, { sealKey, site, companion, ...options }).use(rehypeStringify).process(file)
   const token = /data-trickle-token="([^"]+)"/.exec(String(out))?.[1]
-  return { html: String(out), token: token ? decodeSealToken(token, sealKey) : undefined, raw: token }
+  return { html: String(out), token: token ? decodeSealToken(token, companionKey) : undefined, raw: token }
 }
 
 test('exposes one default export', async () => {
@@ -31,7 +34,7 @@ test('exposes one default export', async () => {
 
 test('the receiver is the proxy id of the page\'s monetization pointer; the token is MACed and opens the section', async () => {
   const { token, raw, html } = await seal(page(`${companion}/p/${ID}`))
-  assert.deepEqual(token, { v: 2, page: '/posts/a/', id: 'rest', amount: '500000', assetCode: 'USD', assetScale: 9, receiver: ID })
+  assert.deepEqual(token, { v: 3, site, page: '/posts/a/', id: 'rest', amount: '500000', assetCode: 'USD', assetScale: 9, receiver: ID })
   assert.ok(!html.includes('For supporters only'))
   const box = { ciphertext: /data-trickle-ciphertext="([^"]+)"/.exec(html)![1]!, iv: /data-trickle-iv="([^"]+)"/.exec(html)![1]! }
   assert.equal(openSection(sectionKey(sealKey, raw!), raw!, box), '<p>For supporters only.</p>')
@@ -43,7 +46,7 @@ test('loopback spellings of the companion\'s port are one host; the receiver opt
   }
   assert.equal((await seal(page(`${companion}/p/${ID}`), { receiver: OTHER })).token?.receiver, OTHER)
   assert.equal((await seal(page(undefined), { receiver: `http://127.0.0.1:3000/p/${OTHER}` })).token?.receiver, OTHER, 'a pointer works as the option too')
-  assert.throws(() => unified().use(rehypeTrickleSeal, { sealKey, companion, receiver: 'alice' }).freeze(), /options\.receiver must be a proxy id \(32 hex digits\) or a proxy pointer of http:\/\/localhost:3000/)
+  assert.throws(() => unified().use(rehypeTrickleSeal, { sealKey, site, companion, receiver: 'alice' }).freeze(), /options\.receiver must be a proxy id \(32 hex digits\) or a proxy pointer of http:\/\/localhost:3000/)
 })
 
 test('a page with exclusive sections but no proxy pointer of the companion fails, naming the page and its pointer', async () => {

@@ -1,10 +1,38 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { sendError } from '../http-errors.ts'
-import { Amount, errorRef } from '../schemas/common.ts'
+import { Amount, bearer, errorRef } from '../schemas/common.ts'
+import { siteOf, siteSealKey } from './crypto.ts'
 import { isSealError, sealErrorMessage, sealErrorStatus } from './errors.ts'
 
 const sealedRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/sealed/sites', {
+    preHandler: app.requireToken('admin'),
+    schema: {
+      tags: ['sealed'],
+      summary: 'The seal key of one site, for its build\'s sealing step',
+      description: 'What a site\'s build needs to seal its exclusive sections for this companion, without the companion\'s seal secret: a key derived from it and bound to the site\'s base URL (README, "Sealed exclusive content"). ' +
+        'It opens only this site\'s sections; keep it as secret as the sections themselves (a CI secret). Idempotent: the same site always gets the same key.',
+      security: bearer,
+      body: Type.Object({ site: Type.String({ minLength: 8, maxLength: 512, description: 'The site\'s base URL, e.g. https://blog.example/ (Hugo\'s baseURL)' }) }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          site: Type.String({ description: 'The base URL as tokens name it (origin and path, ending in "/")' }),
+          sealKey: Type.String({ description: 'base64, 32 bytes: the sealing step\'s key for this site (TRICKLE_SITE_SEAL_KEY)' }),
+          companion: Type.String({ description: 'This companion\'s public URL: the sealing step\'s --companion' })
+        }),
+        400: errorRef,
+        401: errorRef
+      }
+    }
+  }, async (req, reply) => {
+    const site = siteOf(req.body.site)
+    if (!site) return sendError(reply, 400, 'invalid_site', 'site must be the site\'s http(s) base URL, without credentials')
+    reply.header('cache-control', 'no-store')
+    req.log.info({ site }, 'site seal key handed out')
+    return { site, sealKey: siteSealKey(app.sealKey, site).toString('base64'), companion: app.config.publicUrl }
+  })
+
   app.get('/sealed/price', {
     schema: {
       tags: ['sealed'],

@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Store } from '../store/types.ts'
 import type { ReceiverService } from '../receivers/service.ts'
 import { ownedBalance } from '../verifier/owner.ts'
-import { decodeSealToken, SealTokenError, sectionKey, type SealToken } from './crypto.ts'
+import { decodeSealToken, SealTokenError, sectionKey, siteSealKey, type SealToken } from './crypto.ts'
 import { SealError } from './errors.ts'
 
 export interface KeyRelease {
@@ -87,9 +87,9 @@ export function createSealedService (deps: SealedDeps): SealedService {
       })
       if (result.kind === 'unknown_balance') return { error: SealError.NoPayment, price }
       if (result.kind === 'insufficient') return { error: SealError.PaymentRequired, price, balance: result.balance }
-      if (result.charged > 0n) log.info({ page: parsed.page, section: parsed.id, receiver, balance: balanceId, charged: result.charged.toString() }, 'sealed section bought')
+      if (result.charged > 0n) log.info({ site: parsed.site, page: parsed.page, section: parsed.id, receiver, balance: balanceId, charged: result.charged.toString() }, 'sealed section bought')
       return {
-        key: sectionKey(deps.sealKey, token as string).toString('base64'),
+        key: sectionKey(siteSealKey(deps.sealKey, parsed.site), token as string).toString('base64'),
         expiresAt: result.expiresAt,
         charged: result.charged,
         price,

@@ -7,7 +7,11 @@ import { formatAmount } from './amounts.ts'
 import { readerBalance } from './balance.ts'
 import type { Payment } from './monetization.ts'
 
-export interface SealedStrings { price: string, waiting: string, progress: string, unlocking: string, noReceipts: string, unreachable: string, broken: string, refused: string }
+export interface SealedStrings {
+  price: string, waiting: string, progress: string, unlocking: string, noReceipts: string, unreachable: string, broken: string, refused: string
+  /** The note under a bought section. Optional: a page without it keeps its own note. */
+  bought?: string
+}
 
 interface Locked {
   content: HTMLElement
@@ -99,7 +103,12 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
       }
       l.content.removeAttribute('data-trickle-sealed')
       remember(l)
-      reveal(l.content.closest<HTMLElement>('[data-trickle-exclusive]')!)
+      const section = l.content.closest<HTMLElement>('[data-trickle-exclusive]')!
+      // Bought, not streamed: the section stays the reader's when payments stop, so its note must not
+      // say "while you stream" (the page's note, right for unsealed sections).
+      const thanks = section.querySelector<HTMLElement>('[data-trickle-thanks]')
+      if (thanks && strings.bought) thanks.textContent = strings.bought
+      reveal(section)
     } catch (err) {
       l.refused = err instanceof Refused
       say(l, l.refused ? strings.refused.replace('{reason}', (err as Error).message) : strings.unreachable)
