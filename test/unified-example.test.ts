@@ -4,12 +4,12 @@
 // only once the companion sold the page's receiver's keys to this reader.
 import { SITE, siteSeal, siteSectionKey, siteToken } from '../server/test/seal-helper.ts'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import { buildExample } from '../plugins/example/build.ts'
-import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
+import { PlaintextLeakError, sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
 import { buildDevAgent } from '../scripts/build-dev-agent.ts'
 import { build } from '../server/test/helper.ts'
 import { launchChromium, screenshot, watchErrors } from './support/browser.ts'
@@ -70,4 +70,18 @@ test('a unified-built page sealed for the receiver of its monetization link open
   assert.deepEqual(charges, ['100000', '100000'], 'each section bought once, from the demo receiver\'s money')
   await page.evaluate(() => window.trickleDevAgent!.stop())
   assert.deepEqual(errors, [])
+})
+
+test('the canary on unified output: a summary of the exclusive part that another step wrote fails the sealing step, which writes nothing', async (t) => {
+  const { app, url } = await build(t, {}, { listen: false })
+  const dir = mkdtempSync(path.join(tmpdir(), 'trickle-unified-canary-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  await buildExample({ out: dir, pointer: app.demo!.proxyPointer })
+  // What a generator's summary or search plugin makes of the page: the text, cut at 160 characters.
+  const text = 'Everyone reads this. The block below is a :::exclusive directive. Supporters\u2019 block: written between :::exclusive and :::. The story goes on for everyone'
+  writeFileSync(path.join(dir, 'search.json'), JSON.stringify([{ url: '/exclusive.html', summary: text.slice(0, 160) }]))
+  const before = readFileSync(path.join(dir, 'exclusive.html'), 'utf8')
+  await assert.rejects(sealSite(dir, { ...siteSeal(app.sealKey), companion: url, defaultPrice: { amount: '100000', assetCode: 'USD', assetScale: 9 } }),
+    (err: Error) => err instanceof PlaintextLeakError && err.leaks.some((l) => l.file === 'search.json' && l.id !== ''))
+  assert.equal(readFileSync(path.join(dir, 'exclusive.html'), 'utf8'), before, 'nothing was written')
 })
