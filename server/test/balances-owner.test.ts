@@ -11,7 +11,7 @@ import { encodeReceipt } from '../src/receipts/codec.ts'
 import { encodeSealToken } from '../src/sealed/crypto.ts'
 import { adminAuth, build, spendAuth } from './helper.ts'
 import { pay } from './pay.ts'
-import { announceHttp, balanceOf, buyAccess, licensedTorrent, newReader, payAndCredit, registerTorrent, type Reader } from './tracker-helper.ts'
+import { announceHttp, balanceOf, buyAccess, licensedTorrent, newReader, payAndCredit, registerTorrent, WsPeer, type Reader } from './tracker-helper.ts'
 
 const env = { TRICKLE_SEED_WEBRTC: 'false' }
 const PRICE = 1_000_000_000n // 1.00 USD at USD/9
@@ -219,4 +219,36 @@ test('logs name balances by their public id only, never the secret', async (t) =
   assert.ok(log.includes('download paid') && log.includes('sealed section bought'))
   assert.ok(log.includes(reader.id))
   assert.ok(!log.includes(reader.secret), 'the secret is in no log line')
+})
+
+test('racing requests of one purchase cannot get tickets for more peer ids than the bound', async (t) => {
+  const { app, url, btpPort } = await build(t, { ...env, TRICKLE_DOWNLOAD_MAX_PEERS: '8' })
+  const torrent = await licensedTorrent(app, url, randomBytes(10_000))
+  await registerTorrent(url, torrent.torrent)
+  const reader = newReader()
+  await payAndCredit(app, url, btpPort, reader.id, PRICE)
+  const replies = await Promise.all(Array.from({ length: 60 }, () => buyAccess(url, torrent.infoHash, reader, peer())))
+  assert.equal(replies.filter((r) => r.status === 200).length, 8)
+  assert.equal(replies.filter((r) => r.status === 429).length, 52)
+  assert.equal(await balanceOf(url, reader.id), '0', 'charged once')
+})
+
+test('a ticket read from an HTTP announce URL admits nobody else: the peer id belongs to its first address', async (t) => {
+  const { app, url, btpPort } = await build(t, env)
+  const torrent = await licensedTorrent(app, url, randomBytes(10_000))
+  await registerTorrent(url, torrent.torrent)
+  const reader = newReader()
+  await payAndCredit(app, url, btpPort, reader.id, PRICE)
+  const id = '-TT0001-httpowner001'
+  const { body: { ticket } } = await buyAccess(url, torrent.infoHash, reader, Buffer.from(id).toString('hex'))
+  assert.equal((await announceHttp(url, torrent.infoHash, { ticket, peer_id: id, port: 6881 })).failure, undefined)
+  // The same ticket and peer id from another port (an address behind the same proxy, say), and over WebSocket.
+  assert.match((await announceHttp(url, torrent.infoHash, { ticket, peer_id: id, port: 7000 })).failure!, /\(peer_id_in_use\)$/)
+  const thief = await WsPeer.open(url, 'x')
+  t.after(() => thief.close())
+  thief.socket.send(JSON.stringify({ action: 'announce', info_hash: Buffer.from(torrent.infoHash, 'hex').toString('latin1'), peer_id: id, ticket, left: 1, offers: [] }))
+  assert.match(String((await thief.next())['failure reason']), /\(peer_id_in_use\)$/)
+  assert.equal(app.tracker.protocol.stats(torrent.infoHash)!.http, 1)
+  // Lenient spellings of a ticket are no ticket.
+  assert.match((await announceHttp(url, torrent.infoHash, { ticket: `0${ticket}`, peer_id: id, port: 6881 })).failure!, /\(invalid_ticket\)$/)
 })

@@ -40,20 +40,21 @@ test('a request body sent a byte at a time is cut off with 408 after TRICKLE_HTT
 
 test('requests beyond TRICKLE_RATE_LIMIT per address get 429 with Retry-After and a stable code', async (t) => {
   const { app } = await build(t, { TRICKLE_RATE_LIMIT: '5' }, { listen: false })
-  for (let i = 0; i < 5; i++) assert.equal((await app.inject({ url: '/health', remoteAddress: '10.0.0.1' })).statusCode, 200)
-  const limited = await app.inject({ url: '/health', remoteAddress: '10.0.0.1' })
+  for (let i = 0; i < 5; i++) assert.equal((await app.inject({ url: '/torrents', remoteAddress: '10.0.0.1' })).statusCode, 200)
+  assert.equal((await app.inject({ url: '/health', remoteAddress: '10.0.0.1' })).statusCode, 200, 'monitors may always poll /health')
+  const limited = await app.inject({ url: '/torrents', remoteAddress: '10.0.0.1' })
   assert.equal(limited.statusCode, 429)
   assert.equal(limited.json().code, 'rate_limited')
   assert.match(limited.json().message, /at most 5 requests/)
   assert.ok(Number(limited.headers['retry-after']) > 0)
-  assert.equal((await app.inject({ url: '/health', remoteAddress: '10.0.0.2' })).statusCode, 200, 'another address is not affected')
+  assert.equal((await app.inject({ url: '/torrents', remoteAddress: '10.0.0.2' })).statusCode, 200, 'another address is not affected')
   // A forged X-Forwarded-For does not make a new client unless the operator trusts a proxy.
-  assert.equal((await app.inject({ url: '/health', remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': '192.0.2.9' } })).statusCode, 429)
+  assert.equal((await app.inject({ url: '/torrents', remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': '192.0.2.9' } })).statusCode, 429)
 })
 
 test('behind a trusted proxy the forwarded address is what is counted', async (t) => {
   const { app } = await build(t, { TRICKLE_RATE_LIMIT: '2', TRICKLE_TRUST_PROXY: 'true' }, { listen: false })
-  const from = (client: string) => app.inject({ url: '/health', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': client } })
+  const from = (client: string) => app.inject({ url: '/torrents', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': client } })
   assert.equal((await from('192.0.2.1')).statusCode, 200)
   assert.equal((await from('192.0.2.1')).statusCode, 200)
   assert.equal((await from('192.0.2.1')).statusCode, 429)

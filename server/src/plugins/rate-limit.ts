@@ -43,8 +43,8 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, opts: Ra
     global: opts.perMinute > 0,
     max: opts.perMinute,
     timeWindow: WINDOW_MS,
-    // The API docs are static pages and their assets.
-    allowList: (req) => req.url.startsWith('/docs'),
+    // The API docs are static pages and their assets; /health is what monitors poll.
+    allowList: (req) => req.url.startsWith('/docs') || req.url === '/health',
     errorResponseBuilder: tooMany('requests from one address'),
     onExceeded: exceeded('TRICKLE_RATE_LIMIT')
   })

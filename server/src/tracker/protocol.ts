@@ -402,10 +402,12 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
 
   // ---- HTTP -------------------------------------------------------------------------------------
 
+  // The address comes from the socket: a colon means IPv6 (node:net's isIPv6 runs a long regex).
+  const httpKey = (ip: string, port: number) => `${ip.includes(':') ? `[${ip}]` : ip}:${port}`
+
   function httpReply (a: HttpAnnounce, ip: string): Buffer {
     const swarm = swarmFor(a.infoHash)
-    // The address comes from the socket: a colon means IPv6 (node:net's isIPv6 runs a long regex).
-    const key = `${ip.includes(':') ? `[${ip}]` : ip}:${a.port}`
+    const key = httpKey(ip, a.port)
     let peer = swarm.http.get(key)
     const t = clock()
     let numwant = a.numwant
@@ -455,6 +457,16 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
   function httpDecide (a: HttpAnnounce, ip: string, r: Authorization): Buffer {
     if (!r.ok) return failureReply(r.reason)
     if (swarmRefused(a.infoHash, r)) return failureReply(TRACKER_FULL)
+    // A ticket is bound to a peer id; the peer id belongs to the first address that announced it
+    // (HTTP) or to its connection (WebSocket), so a ticket read from a log or a URL admits nobody else.
+    if (r.role === 'paid') {
+      const swarm = swarms.get(a.infoHash)
+      const holder = swarm?.httpPeerIds.get(a.peerId)
+      if ((holder && holder.key !== httpKey(ip, a.port)) || swarm?.ws.get(a.peerId)) {
+        limitHit('peerIdInUse', { infoHash: a.infoHash })
+        return failureReply('this peer_id is in use by another peer; pick a new one or wait for it to expire (peer_id_in_use)')
+      }
+    }
     return httpReply(a, ip)
   }
 
@@ -593,8 +605,10 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
         return refuse(`one connection may be in at most ${limits.maxSwarmsPerConnection} swarms (too_many_swarms)`)
       }
       const other = swarms.get(infoHash)?.ws.get(peerId)
-      // Another connection took the id while the gate was deciding.
-      if (other && other.conn !== conn) return refuse('this peer_id is in use by another connection (peer_id_in_use)')
+      // Another connection took the id while the gate was deciding, or an HTTP peer holds it.
+      if ((other && other.conn !== conn) || (r.role === 'paid' && swarms.get(infoHash)?.httpPeerIds.has(peerId))) {
+        return refuse('this peer_id is in use by another peer (peer_id_in_use)')
+      }
       wsAnnounce(conn, m, infoHash, peerId, event)
     }
     const failed = (err: unknown) => {

@@ -218,7 +218,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       return false
     }
     const dot = ticket.indexOf('.')
-    if (dot < 1 || dot > 12 || ticket.length - dot - 1 !== 43) return false
+    if (dot < 1 || dot > 12 || ticket.length - dot - 1 !== 43 || !/^[1-9][0-9]*$/.test(ticket.slice(0, dot))) return false
     const exp = Number(ticket.slice(0, dot))
     if (!Number.isSafeInteger(exp) || exp * 1000 <= now()) return false
     if (!timingSafeEqual(Buffer.from(ticket.slice(dot + 1)), Buffer.from(ticketMac(infoHash, peerId, exp)))) return false
@@ -253,11 +253,14 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
     let peers = ticketed.get(key)
     if (!peers) ticketed.set(key, peers = new Map())
     for (const [id, at] of peers) if (at <= t - ticketTtlMs) peers.delete(id)
-    if (!peers.has(peerId) && peers.size >= maxPeersPerGrant) return { error: 'too_many_peers', limit: maxPeersPerGrant }
+    const known = peers.has(peerId)
+    if (!known && peers.size >= maxPeersPerGrant) return { error: 'too_many_peers', limit: maxPeersPerGrant }
+    // Reserved before the store is asked: requests racing on one purchase must not all pass the bound.
+    peers.set(peerId, t)
     const result = await deps.grants.spendForGrant({ balanceId, receiver: r.receiver ?? '', grantKey: `torrent:${infoHash}`, amount: price, now: t, expiresAt: t + grantTtlMs })
+    if (result.kind !== 'granted' && !known) peers.delete(peerId)
     if (result.kind === 'unknown_balance') return { error: 'unknown_balance', price }
     if (result.kind === 'insufficient') return { error: 'insufficient_balance', price, balance: result.balance }
-    peers.set(peerId, t)
     if (result.charged > 0n) {
       // The download history (GET-able per pair); the grant above is what prevents a second charge.
       await deps.store.recordPayment({ balanceId, infoHash, amount: result.charged, paidAt: t })

@@ -81,6 +81,8 @@ export class PeerList {
 export class Swarm {
   readonly http = new PeerList()
   readonly ws = new PeerList()
+  /** HTTP peers by peer id: a peer id belongs to its first ip:port, as a WebSocket one to its connection. */
+  readonly httpPeerIds = new Map<string, Peer>()
   complete = 0
   /** Completed downloads seen (event=completed), for scrape's `downloaded`. */
   downloaded = 0
@@ -90,11 +92,13 @@ export class Swarm {
 
   add (peers: PeerList, peer: Peer): void {
     peers.add(peer)
+    if (peers === this.http && !this.httpPeerIds.has(peer.peerId)) this.httpPeerIds.set(peer.peerId, peer)
     if (peer.complete) this.complete++
   }
 
   remove (peers: PeerList, peer: Peer): boolean {
     if (!peers.remove(peer)) return false
+    if (peers === this.http && this.httpPeerIds.get(peer.peerId) === peer) this.httpPeerIds.delete(peer.peerId)
     if (peer.complete) this.complete--
     return true
   }

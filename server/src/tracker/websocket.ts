@@ -150,7 +150,7 @@ export function rejectUpgrade (socket: Duplex, status: number, message: string):
   socket.end(`HTTP/1.1 ${status} ${statusText[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
 }
-const statusText: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 426: 'Upgrade Required', 503: 'Service Unavailable' }
+const statusText: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 426: 'Upgrade Required', 429: 'Too Many Requests', 503: 'Service Unavailable' }
 
 /** A whole frame (FIN, opcode, unmasked) with room for `length` payload bytes at its end. */
 function frame (opcode: number, length: number): Buffer {
