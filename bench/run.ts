@@ -52,8 +52,8 @@ function hugoVersion (): string {
   return r.status === 0 ? r.stdout.trim() : 'not installed'
 }
 
-function gitState (): { commit: string, uncommittedChanges: boolean } {
-  const git = (...args: string[]) => spawnSync('git', ['-C', repoRoot, ...args], { encoding: 'utf8' }).stdout.trim()
+function gitState (root = repoRoot): { commit: string, uncommittedChanges: boolean } {
+  const git = (...args: string[]) => spawnSync('git', ['-C', root, ...args], { encoding: 'utf8' }).stdout.trim()
   return { commit: git('rev-parse', 'HEAD'), uncommittedChanges: git('status', '--porcelain', '--', 'server', 'theme', 'scripts').length > 0 }
 }
 
@@ -123,9 +123,9 @@ async function main (): Promise<number> {
       hugo: hugoVersion()
     },
     options: { quick: ctx.quick, durationS: ctx.durationS, maxBusy, maxLoad, waitS },
-    // Which Trickle was measured: this checkout (its commit, and whether it had uncommitted changes) or
-    // the folder BENCH_TRICKLE_ROOT named.
-    trickle: trickleRoot === repoRoot ? gitState() : { root: trickleRoot },
+    // Which Trickle was measured: this checkout or the one BENCH_TRICKLE_ROOT named, by its commit and
+    // whether it had uncommitted changes (not by its path, which is only this machine's).
+    trickle: { ...gitState(trickleRoot), ...(trickleRoot === repoRoot ? {} : { otherCheckout: true }) },
     loads,
     rows,
     table,

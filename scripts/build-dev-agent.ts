@@ -1,5 +1,5 @@
 // Bundles the development payment agent (theme/dev-agent/agent.ts) for the browser with esbuild:
-// ilp-protocol-stream + ilp-plugin-btp + the few Node polyfills they need (research/ilp-stack.md §6).
+// ilp-protocol-stream + ilp-plugin-btp + the few Node polyfills they need (buffer, process, events, util, stream).
 // Output: theme/assets/trickle/dev-agent.js, which the theme fingerprints and includes only in
 // development builds, and theme/assets/trickle/webtorrent.min.js for paid downloads. Runs on `npm install` (prepare), `npm start` and before the browser tests.
 import { build } from 'esbuild'
@@ -35,7 +35,7 @@ export async function buildDevAgent (): Promise<string> {
     define: { global: 'globalThis', 'process.env.NODE_ENV': '"production"' }
   })
   // WebTorrent's own browser build, which the theme's download script imports on demand. Hugo 0.111's
-  // esbuild cannot bundle webtorrent from source (research/web-stack.md §2), its dist file works as is.
+  // esbuild cannot bundle webtorrent from source (its Node-only dependencies need shims it cannot express), its dist file works as is.
   copyFileSync(`${root}node_modules/webtorrent/dist/webtorrent.min.js`, `${root}theme/assets/trickle/webtorrent.min.js`)
   return outfile
 }

@@ -13,6 +13,8 @@ export function hugoBinary (): string {
   return existsSync(local) ? local : 'hugo'
 }
 
+const SITE_CONFIGS = ['hugo.toml', 'hugo.yaml', 'hugo.yml', 'hugo.json', 'config.toml', 'config.yaml', 'config.yml', 'config.json']
+
 export interface HugoBuild {
   source: string
   destination: string
@@ -24,8 +26,10 @@ export interface HugoBuild {
 
 /** Builds a site; rejects with Hugo's own output when the build fails. Resolves to Hugo's log. */
 export async function hugoBuild (b: HugoBuild): Promise<string> {
-  const configs = ['config.toml', ...(b.configs ?? [])].join(',')
-  const args = ['--source', b.source, '--destination', b.destination, '--config', configs,
+  // The site's own config file, whichever name it uses (hugo.toml since Hugo 0.110, config.toml before).
+  const own = SITE_CONFIGS.find((name) => existsSync(`${b.source}/${name}`))
+  const configs = [...(own ? [own] : []), ...(b.configs ?? [])].join(',')
+  const args = ['--source', b.source, '--destination', b.destination, ...(configs ? ['--config', configs] : []),
     '--environment', b.environment ?? 'production', '--cleanDestinationDir']
   if (b.baseURL) args.push('--baseURL', b.baseURL)
   try {

@@ -13,7 +13,7 @@ import { repoRoot } from '../scripts/hugo.ts'
 import { serveStatic } from '../scripts/static-server.ts'
 import { siteKeyFor } from '../plugins/rehype-trickle-seal/lib/keys.ts'
 import { decodeSealToken } from '../server/src/sealed/crypto.ts'
-import { ADMIN, build } from '../server/test/helper.ts'
+import { ADMIN, build, creatorLines } from '../server/test/helper.ts'
 import { launchChromium, watchErrors } from './support/browser.ts'
 
 const SECRET = 'This paragraph was behind the one-line marker'
@@ -36,12 +36,7 @@ test('npm run build: production build, sealed for a running companion, opens for
   const dir = mkdtempSync(path.join(tmpdir(), 'trickle-prod-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   await buildDevAgent()
-  const creators: string[] = []
-  for (const name of ['alice', 'bob', 'carol']) {
-    const proxy = await app.verifier.registerProxy((await app.wallet.ensureAccount(name)).paymentPointer)
-    if (typeof proxy === 'string') throw new Error(proxy)
-    creators.push(`    ${name} = "${proxy.proxy.proxyPointer}"`)
-  }
+  const creators = await creatorLines(app)
   const served = await serveStatic(dir)
   t.after(() => served.close())
   const siteUrl = `${served.url}/public/`

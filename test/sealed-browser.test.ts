@@ -12,7 +12,7 @@ import { test } from 'node:test'
 import type { Response } from 'playwright-core'
 import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
 import { buildDevAgent } from '../scripts/build-dev-agent.ts'
-import { build } from '../server/test/helper.ts'
+import { build, creatorLines } from '../server/test/helper.ts'
 import { launchChromium, screenshot, watchErrors } from './support/browser.ts'
 import { hugoBuild, repoRoot } from '../scripts/hugo.ts'
 import { serveStatic } from '../scripts/static-server.ts'
@@ -25,12 +25,7 @@ test('sealed sections open for a paying reader only', async (t) => {
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   await buildDevAgent()
   // Every page's pointer is a proxy pointer of this companion (the sealing step takes its receiver from it).
-  const creators: string[] = []
-  for (const name of ['alice', 'bob', 'carol']) {
-    const proxy = await app.verifier.registerProxy((await app.wallet.ensureAccount(name)).paymentPointer)
-    if (typeof proxy === 'string') throw new Error(proxy)
-    creators.push(`    ${name} = "${proxy.proxy.proxyPointer}"`)
-  }
+  const creators = await creatorLines(app)
   const override = path.join(dir, 'trickle.toml')
   writeFileSync(override, `[params]\n  monetization = "${app.demo!.proxyPointer}"\n  [params.creators]\n${creators.join('\n')}\n  [params.trickle.devAgent]\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "100000"\n    intervalMs = 150\n`)
   const site = await serveStatic(dir)

@@ -65,3 +65,17 @@ export async function issueNonce (app: FastifyInstance, issuedAt = Date.now()) {
       encodeReceipt({ nonce, streamId, totalReceived: BigInt(totalReceived), secret }).toString('base64')
   }
 }
+
+/**
+ * Wallet accounts and proxy pointers for the example site's creators, as `npm start` makes them, as
+ * TOML lines of [params.creators] (`    alice = "http://…/p/…"`).
+ */
+export async function creatorLines (app: FastifyInstance, names = ['alice', 'bob', 'carol']): Promise<string[]> {
+  const lines: string[] = []
+  for (const name of names) {
+    const proxy = await app.verifier.registerProxy((await app.wallet.ensureAccount(name)).paymentPointer)
+    if (typeof proxy === 'string') throw new Error(proxy)
+    lines.push(`    ${name} = "${proxy.proxy.proxyPointer}"`)
+  }
+  return lines
+}

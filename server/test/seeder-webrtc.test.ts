@@ -1,5 +1,5 @@
 // WebRTC seeding from Node, for real: node-datachannel never offers loopback candidates, so the test
-// makes its own network namespace with a veth pair (research/web-stack.md §3), runs the companion and
+// makes its own network namespace with a veth pair, runs the companion and
 // a WebTorrent client inside it (fixtures/webrtc-download.ts), and removes the namespace afterwards.
 // Nothing leaves the namespace. Skipped where namespaces cannot be made (not root, no `ip`).
 import assert from 'node:assert/strict'

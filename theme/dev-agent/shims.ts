@@ -1,6 +1,6 @@
 // Node globals that ilp-protocol-stream, ilp-packet and ilp-plugin-btp expect, for the browser bundle
 // (esbuild `inject`). setImmediate is needed at run time: without it BTP fails with
-// "setImmediate is not defined" (research/ilp-stack.md §6).
+// "setImmediate is not defined".
 import { Buffer } from 'buffer'
 import process from 'process'
 

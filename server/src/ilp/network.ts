@@ -1,6 +1,6 @@
 // The local Interledger network: ilp-connector run as a library with one ilp-plugin-mini-accounts child
 // account that serves BTP over WebSocket. This is what `moneyd local` does, without moneyd's
-// leveldown dependency (research/ilp-stack.md §1) and with ports, limits and origins as settings.
+// leveldown dependency (a native build that fails on current Node) and with ports, limits and origins as settings.
 // With an uplink (ILP_BTP_SERVER) no connector starts; Trickle's own clients join the uplink instead.
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'

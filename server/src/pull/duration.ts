@@ -1,6 +1,6 @@
 // ISO 8601 durations and calendar arithmetic for pull agreement cycles, in UTC. Pure functions, no
 // dependencies. The original pull server divided elapsed time by a `moment` duration and took the
-// ceiling (anchors §3.5), so "P1M" was an average month and cycles drifted; here cycle n starts at
+// ceiling, so "P1M" was an average month and cycles drifted; here cycle n starts at
 // start + n × interval, computed by calendar addition from `start` every time: P1M from 31 January is
 // 28/29 February, then 31 March, never an accumulated drift.
 

@@ -1,5 +1,5 @@
 // Exact asset conversion for pull payments. The original server multiplied by a float rate fetched
-// from an exchange (`Math.floor(balanceAvailable * rate)`, anchors §3.5); here rates are rationals
+// from an exchange (`Math.floor(balanceAvailable * rate)` in ilp-spsp-pull-payment-server); here rates are rationals
 // parsed from decimal text and every conversion is integer arithmetic on bigints.
 
 export interface Asset { code: string, scale: number }

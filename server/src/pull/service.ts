@@ -4,7 +4,7 @@
 // and raises its receiveMax, we set sendMax to what the agreement makes available (converted to the
 // network's asset, rounded down) and end the stream once it is sent.
 //
-// Fixes over ilp-spsp-pull-payment-server (anchors §3.5): cycles follow the calendar from `start`
+// Fixes over ilp-spsp-pull-payment-server: cycles follow the calendar from `start`
 // (duration.ts), nothing is pulled before start, after expiry or after the last cycle, cap is a JSON
 // boolean, rates are exact rationals, one sendMax at a time per agreement (a lease in the store), the
 // pulled amounts are recorded atomically as each packet is fulfilled, webhooks really fire (signed,
@@ -152,7 +152,7 @@ function parseWebhook (value: unknown): string | undefined {
 /**
  * Validates terms from a request body or an offline token's claims. Strict JSON types: amount is a
  * decimal string (u64), assetScale and cycles are integers, cap is a boolean (the original server
- * took only the *string* 'true', anchors §3.5).
+ * took only the *string* 'true').
  */
 export function parseTerms (input: unknown, opts: { tokenClaims?: boolean } = {}): PullTerms | PullError {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return PullError.InvalidBody

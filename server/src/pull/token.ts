@@ -2,7 +2,7 @@
 // nothing else. The algorithm is pinned on verification: the header must say HS256, so a token that
 // claims `none` or an asymmetric algorithm is refused before any key is used (the classic JWT
 // algorithm-confusion attacks). The original server used jsonwebtoken with a default secret of
-// "test" (anchors §3.5); here the key is generated per companion and kept in its store.
+// "test" (ilp-spsp-pull-payment-server's default); here the key is generated per companion and kept in its store.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 
 export const TokenProblem = {

@@ -1,7 +1,7 @@
 // Webhook deliveries after each pull, from an outbox in the store: a pull only inserts a row (it never
 // waits for the site), a worker POSTs it, and failures are retried with backoff a bounded number of
 // times, across restarts too. The original server's webhook never fired at all: it passed an object
-// where a token string was expected and swallowed the lookup error (anchors §3.5).
+// where a token string was expected and swallowed the lookup error.
 //
 // Signature: `Trickle-Signature: sha256=<hex HMAC-SHA256 of the exact body>` with the agreement's
 // webhook secret (returned when the agreement is created), as GitHub signs its webhooks. The body

@@ -3,7 +3,7 @@
 // node-datachannel via webrtc-polyfill). Plain factory; expected failures are values.
 //
 // Only the companion's own tracker hears of these torrents: no DHT, no local discovery, no PEX, no
-// UPnP/NAT-PMP, no web seeds (research/anchors.md §1.7.6: any of them would hand out peers without
+// UPnP/NAT-PMP, no web seeds (any of them would hand out peers without
 // payment), and no STUN server either (simple-peer's default asks Google's: nothing leaves unasked).
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'

@@ -1,4 +1,4 @@
-// The end-of-candidates fix for WebRTC in Node (research/web-stack.md §3, "WebRTC in Node").
+// The end-of-candidates fix for WebRTC in Node.
 //
 // webrtc-polyfill (node-datachannel), which simple-peer 10 uses in Node, never dispatches the final
 // `icecandidate` event whose candidate is null. simple-peer runs with trickle:false under

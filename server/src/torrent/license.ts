@@ -1,12 +1,12 @@
-// Licensed torrents: ILP Torrent's idea (research/anchors.md §1.1) without its flaws (§1.7).
+// Licensed torrents: ILP Torrent's idea (a tracker that hands out peers once a license fee is paid) without its flaws.
 //
 // - The license {paymentPointer, verifier, amount, assetCode, assetScale} lies INSIDE the info
 //   dictionary, so the infohash commits to price, pointer and verifier. The original kept it at the top
-//   level, outside the hash, and the tracker took it from whoever announced first (§1.7.2).
+//   level, outside the hash, and the tracker took it from whoever announced first.
 // - A paid torrent is private (info.private = 1: no DHT, no PEX) and names exactly one tracker, so no
-//   other source hands out peers without payment (§1.7.6).
+//   other source hands out peers without payment.
 // - Amounts are decimal strings of whole units and bigint in arithmetic, never floats (the original
-//   wrote `amount * 1e9`, §1.1 and §1.7.5).
+//   wrote `amount * 1e9`).
 //
 // Isomorphic on purpose: no node: imports, Uint8Array rather than Buffer, WebCrypto for SHA-1, bencode
 // from the package webtorrent itself uses. esbuild bundles this file (and magnet.ts) for the browser.
@@ -384,7 +384,7 @@ export async function parseTorrent (bytes: Uint8Array): Promise<ParsedTorrent> {
   let license: License | undefined
   if (info.license !== undefined) {
     license = licenseFromInfo(info.license)
-    // Without these a tracker-side gate is pointless (research/anchors.md §1.7.6): DHT, PEX or another
+    // Without these a tracker-side gate is pointless: DHT, PEX or another
     // tracker would hand out the same peers for free.
     if (!isPrivate) throw new TorrentError('a paid torrent must be private (info.private = 1), or DHT and PEX would hand out peers without payment')
     if (announce.length !== 1) throw new TorrentError(`a paid torrent must name exactly one tracker (the one that takes payment), it names ${announce.length}`)

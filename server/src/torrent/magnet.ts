@@ -1,5 +1,5 @@
 // Magnet URIs for licensed torrents: BEP 9's xt, dn, tr and xl, ILP Torrent's `pp` (payment pointer)
-// and `vr` (verifier) (research/anchors.md §1.2), and what ILP Torrent left out, although a reader must
+// and `vr` (verifier), as ILP Torrent's magnets had them, and what ILP Torrent left out, although a reader must
 // pay before any peer hands over the metadata: the price, as
 //
 //   pa  amount, whole units in decimal ("100")      pc  asset code ("USD")      ps  asset scale ("2")

@@ -4,7 +4,7 @@
 //
 // Every announce passes the gate first, and only announces the gate accepted ever enter a swarm. So a
 // refused announce gets a failure reason and nothing else: no peers, no offer forwarded to a seeder, no
-// answer relayed (research/anchors.md §1.7.1: ILP Torrent called back before its spend resolved, and
+// answer relayed (ILP Torrent called back before its spend resolved, and
 // offers went out regardless). The peers an accepted announce gets — and forwards offers to, and
 // answers to — are themselves paid leechers or the creator's seeders.
 //

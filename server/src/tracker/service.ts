@@ -2,11 +2,11 @@
 // infohash reach the swarm only once the reader's balance paid the price, spent here, in-process,
 // once per (balance, infohash). Plain factory over explicit deps; expected failures are values.
 //
-// Better than ILP Torrent (research/anchors.md §1.7): the price comes from the creator's registration,
-// whose infohash commits to the license, never from an announcing client (§1.7.2) nor from a
+// Better than ILP Torrent: the price comes from the creator's registration,
+// whose infohash commits to the license, never from an announcing client nor from a
 // client-supplied verifier URL; the spend is authenticated (in-process) and happens before any peer,
-// offer or answer moves (§1.7.1); paid pairs and registrations survive a restart (§1.7.3); amounts are
-// bigint (§1.7.5); the receiving wallet's asset is respected (§1.7.5).
+// offer or answer moves; paid pairs and registrations survive a restart; amounts are
+// bigint; the receiving wallet's asset is respected.
 import { createHmac, timingSafeEqual, createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { formatPrice, parseTorrent, TorrentError, type License, type ParsedTorrent } from '../torrent/license.ts'
@@ -137,7 +137,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
     }
     const receiver = deps.receivers.proxyIdOf(license.paymentPointer)
     if (receiver === undefined) return { error: TrackerError.UnknownPointer, detail: `${license.paymentPointer} is not one` }
-    // Receipts count what the receiver got, in its own asset (§1.7.5): the price is converted into it,
+    // Receipts count what the receiver got, in its own asset: the price is converted into it,
     // and refused when that asset is unknown here, differs, or the price is more than a balance holds.
     const price = await deps.receivers.priceFor(receiver, license)
     if ('problem' in price) {

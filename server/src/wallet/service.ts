@@ -133,7 +133,7 @@ export async function createWalletService (deps: WalletDeps): Promise<WalletServ
     pointerOf,
     asset: () => ({ code: server.assetCode, scale: server.assetScale }),
     async close () {
-      // server.close() stalls for ~30 s when clients already left (research/ilp-stack.md §2, teardown);
+      // server.close() stalls for ~30 s when clients already left (seen with ilp-protocol-stream 2.7);
       // disconnecting the plugin ends every connection at once.
       await plugin.disconnect()
     }
