@@ -147,7 +147,7 @@ async function announceRates (ctx: Ctx) {
     const freeHash = await register(c, (await createTorrent({ name: 'free.bin', data, announce: ws })).torrent)
     const paidHash = await register(c, (await createTorrent({
       name: 'paid.bin', data, announce: ws,
-      license: { paymentPointer: demo.proxyPointer, verifier: c.url, amount: '1000', assetCode: 'USD', assetScale: 9 }
+      license: { paymentPointer: demo.proxyPointer, verifier: c.url, amount: '1000', assetCode: 'USD', assetScale: 9, proofKey: ((await (await fetch(`${c.url}/torrents/proof-key`)).json()) as { proofKey: string }).proofKey }
     })).torrent)
     // Each paid peer's reader bought its ticket (POST /torrents/{ih}/access spent the price once); the
     // measured announces are those of peers announcing with their tickets.

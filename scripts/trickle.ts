@@ -28,6 +28,8 @@ import { createTorrent, formatPrice, parsePrice, TorrentError, torrentToBase64, 
 import { decodeMagnet } from '../server/src/torrent/magnet.ts'
 import { BALANCE_SECRET, balanceIdOf, newBalanceSecret } from '../server/src/verifier/owner.ts'
 import { magnetMismatch } from '../theme/assets/ts/companion.ts'
+import { base64url, fromBase64url, newPayerKey, type PayerKey } from '../theme/assets/ts/proof/codec.ts'
+import { gateTorrent, type GateEvent } from '../theme/assets/ts/proof/gate.ts'
 
 /** The reader's balance secret, in the data folder */
 const SECRET_FILE = 'reader-balance.secret'
@@ -88,7 +90,10 @@ async function seed (file: string, opts: Record<string, string | boolean | undef
     if (r.status >= 300) throw new Failure(`The companion cannot take payments for ${pointer}: ${problem(r.body)}`)
     pointer = r.body.proxyPointer
   }
-  const license: License = { paymentPointer: pointer, verifier: companion, ...price }
+  // Peers check proofs of payment against the companion's key, named in the license (so in the infohash).
+  const keyReply = await http<{ proofKey?: string }>('the companion', `${companion}/torrents/proof-key`)
+  if (keyReply.status !== 200 || !keyReply.body.proofKey) throw new Failure(`The companion did not say which key signs its proofs of payment: ${problem(keyReply.body)}`)
+  const license: License = { paymentPointer: pointer, verifier: companion, ...price, proofKey: keyReply.body.proofKey }
   const announce = `${companion.replace(/^http/, 'ws')}/announce`
   say(`Hashing ${absolute} (${MiB(info.size)})…`)
   const created = await createTorrent({ name: path.basename(absolute), data: createReadStream(absolute), length: info.size, announce, license })
@@ -110,17 +115,31 @@ async function seed (file: string, opts: Record<string, string | boolean | undef
   if (webrtc) await installEndOfCandidatesFix()
   const { default: WebTorrent } = await import('webtorrent')
   const client = new WebTorrent(privateClientOptions(webrtc))
+  // Readers' clients admit only peers with a proof of payment: the companion gives this seeder one for
+  // its own key (admin), renewed daily; and this seeder serves only readers who present theirs.
+  const key = await newPayerKey()
+  let proof: Uint8Array | undefined
+  const getProof = async () => {
+    const p = await http<{ proof?: string }>('the companion', `${companion}/torrents/${created.infoHash}/seeder-proof`, { method: 'POST', headers: auth, body: JSON.stringify({ key: base64url(key.publicKey) }) })
+    if (p.status !== 200 || !p.body.proof) throw new Failure(`The companion gave no seeder proof: ${problem(p.body)}`)
+    proof = fromBase64url(p.body.proof)
+  }
+  await getProof()
+  const renewal = setInterval(() => { getProof().catch((err: Error) => say(`Could not renew the seeder's proof: ${err.message}`)) }, 24 * 3600 * 1000)
   const torrent = client.add(created.torrent, {
     path: path.dirname(absolute),
     announce: [`${companion}/announce`],
     skipVerify: true, // hashed a moment ago
+    private: true,
     getAnnounceOpts: () => ({ seeder_token: r.body.seederToken })
   })
+  gateTorrent(torrent as never, { credentials: () => proof && { proof, sign: key.sign }, onEvent: (e) => { if (e.kind === 'refused') say(`  refused ${e.peer}: ${e.reason}`) } })
   torrent.on('warning', (err: Error) => { if (!/Unsupported tracker protocol/.test(err.message)) say(`Tracker: ${err.message}`) })
   say('Seeding from this process; stop with Ctrl+C.')
   const timer = setInterval(() => say(`  ${torrent.numPeers} peer(s), ${MiB(torrent.uploaded)} uploaded`), 10_000)
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()))
   clearInterval(timer)
+  clearInterval(renewal)
   await new Promise<void>((resolve) => { client.destroy(() => resolve()) })
 }
 
@@ -187,7 +206,7 @@ async function readerBalance (opts: Record<string, string | boolean | undefined>
   return { secret, id: balanceIdOf(secret), file }
 }
 
-interface AccessReply { ticket: string, expiresAt: string, charged: string, balance?: string, grantExpiresAt?: string, code?: string, price?: string, message?: string }
+interface AccessReply { ticket: string, expiresAt: string, charged: string, balance?: string, grantExpiresAt?: string, proof?: string, code?: string, price?: string, message?: string }
 
 async function download (magnetUri: string, opts: Record<string, string | boolean | undefined>) {
   if (opts.balance !== undefined) {
@@ -230,13 +249,22 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
   let ticket: string | undefined
   let renewal: ReturnType<typeof setTimeout> | undefined
   let done = false
+  // The key this download's proofs of payment are bound to: made for this run, never written down.
+  let payerKey: PayerKey | undefined
+  let proof: Uint8Array | undefined
   try {
     if (paid && license) {
       const { verifier, amount, secret, id } = paid
+      payerKey = await newPayerKey()
+      const publicKey = base64url(payerKey.publicKey)
       // A ticket admits this client's peer id; the secret goes in the body, never in a URL.
-      const access = () => http<AccessReply>('the tracker', `${verifier}/torrents/${magnet.infoHash}/access`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret, peerId: client.peerId })
-      })
+      const access = async () => {
+        const r = await http<AccessReply>('the tracker', `${verifier}/torrents/${magnet.infoHash}/access`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret, peerId: client.peerId, payerKey: publicKey })
+        })
+        if (r.status === 200 && r.body.proof) proof = fromBase64url(r.body.proof)
+        return r
+      }
       let granted = await access()
       if (granted.status === 402) {
         // Pay only what the balance lacks for this receiver (nothing was spent: 402 takes nothing).
@@ -280,11 +308,22 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
 
     // The WebSocket tracker (the magnet's tr) gives WebRTC peers; the same tracker over HTTP gives TCP peers.
     const httpTrackers = magnet.trackers.filter((tr) => /^wss?:/.test(tr)).map((tr) => tr.replace(/^ws/, 'http'))
+    // A paid torrent is private from the start (its metadata, with the private flag, comes later), and
+    // every peer, this one included, must prove payment before it gets anything.
     const torrent: Torrent = client.add(magnetUri, {
       path: out,
       announce: httpTrackers,
-      ...(paid ? { getAnnounceOpts: () => ({ ticket }) } : {})
+      ...(paid ? { private: true, getAnnounceOpts: () => ({ ticket }) } : {})
     })
+    if (paid && payerKey) {
+      const key = payerKey
+      const refusedBy: string[] = []
+      gateTorrent(torrent as never, {
+        credentials: () => proof && { proof, sign: key.sign },
+        onEvent: (e: GateEvent) => { if (e.kind === 'refused-by') refusedBy.push(e.reason) }
+      })
+      torrent.once('done', () => { if (refusedBy.length > 0) say(`  (${refusedBy.length} peer(s) refused this client's proof: ${[...new Set(refusedBy)].join(', ')})`) })
+    }
     await new Promise<void>((resolve, reject) => {
       const noPeers = setTimeout(() => reject(new Failure(`No peer sent anything within ${timeoutMs / 1000} s: is the creator's companion running and seeding this file?`)), timeoutMs)
       const progress = setInterval(() => {

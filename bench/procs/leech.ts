@@ -11,6 +11,8 @@ import { privateClientOptions } from '../../server/src/seeder/service.ts'
 import { decodeMagnet } from '../../server/src/torrent/magnet.ts'
 import { balanceIdOf, newBalanceSecret } from '../../server/src/verifier/owner.ts'
 import { payPointer } from '../lib/pay.ts'
+import { base64url, fromBase64url, newPayerKey } from '../../theme/assets/ts/proof/codec.ts'
+import { gateTorrent } from '../../theme/assets/ts/proof/gate.ts'
 
 const o = JSON.parse(process.argv[2]!) as { magnet: string, out: string, timeoutMs: number }
 const deadline = setTimeout(() => { console.error('leech: timed out'); process.exit(2) }, o.timeoutMs)
@@ -34,11 +36,15 @@ if (magnet.license) {
 const { default: WebTorrent } = await import('webtorrent')
 const client = new WebTorrent(privateClientOptions(false))
 let ticket: string | undefined
+let proof: Uint8Array | undefined
+const payerKey = await newPayerKey()
 if (secret) {
   const t = performance.now()
-  const res = await fetch(`${magnet.license!.verifier.replace(/\/+$/, '')}/torrents/${magnet.infoHash}/access`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret, peerId: client.peerId }) })
-  ticket = (await res.json() as { ticket?: string }).ticket
-  if (!ticket) throw new Error(`no ticket: ${res.status}`)
+  const res = await fetch(`${magnet.license!.verifier.replace(/\/+$/, '')}/torrents/${magnet.infoHash}/access`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret, peerId: client.peerId, payerKey: base64url(payerKey.publicKey) }) })
+  const body = await res.json() as { ticket?: string, proof?: string }
+  ticket = body.ticket
+  proof = body.proof ? fromBase64url(body.proof) : undefined
+  if (!ticket || !proof) throw new Error(`no ticket or proof: ${res.status}`)
   payMs += performance.now() - t
 }
 const cpu0 = process.cpuUsage()
@@ -48,8 +54,10 @@ let firstWireMs = 0
 const torrent = client.add(o.magnet, {
   path: o.out,
   announce: httpTrackers,
-  ...(ticket ? { getAnnounceOpts: () => ({ ticket }) } : {})
+  ...(ticket ? { private: true, getAnnounceOpts: () => ({ ticket }) } : {})
 })
+// The seeder admits this peer once it proved payment (lt_trickle), as every Trickle client does.
+if (proof) gateTorrent(torrent as never, { credentials: () => ({ proof: proof!, sign: payerKey.sign }) })
 await new Promise<void>((resolve, reject) => {
   torrent.on('warning', (err: Error) => {
     if (/\((payment_required|ticket_required|invalid_ticket|not_registered|closed_tracker)\)$/.test(err.message)) reject(err)

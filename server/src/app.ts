@@ -186,7 +186,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     limits: config.trackerLimits,
     now: opts.now
   })
-  await app.register(seederPlugin, { publicUrl: config.publicUrl, seeds: config.seeds, pointer: config.seedPointer, webrtc: config.seedWebrtc })
+  await app.register(seederPlugin, { publicUrl: config.publicUrl, seeds: config.seeds, pointer: config.seedPointer, webrtc: config.seedWebrtc, host: config.seedHost, torrentPort: config.seedPort })
   await app.register(sealedPlugin, { sealSecret: config.sealSecret, grantTtlSeconds: config.sealGrantTtlSeconds, now: opts.now })
   await app.register(walletRoutes)
   await app.register(verifierRoutes)

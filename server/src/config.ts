@@ -62,6 +62,8 @@ export const SETTINGS = [
   { env: 'TRICKLE_SEED_PRICE', kind: 'string', default: '', description: 'Price of each `TRICKLE_SEED` file without its own, as `AMOUNT CODE/SCALE` (`100 USD/2` is 1.00 USD), or `free`.' },
   { env: 'TRICKLE_SEED_POINTER', kind: 'string', default: '', description: 'Payment pointer that seeded files are paid to (a proxy pointer is registered for it). Default: the demo account\'s proxy pointer.' },
   { env: 'TRICKLE_SEED_WEBRTC', kind: 'boolean', default: 'true', description: 'Seed to browsers over WebRTC (node-datachannel) as well as over TCP.' },
+  { env: 'TRICKLE_SEED_HOST', kind: 'string', default: '', description: 'Interface the seeder\'s BitTorrent TCP port listens on. Default: `HOST`. Peers must reach it for TCP downloads; it serves paid torrents only to peers that present a proof of payment.' },
+  { env: 'TRICKLE_SEED_PORT', kind: 'integer', default: '0', description: 'The seeder\'s BitTorrent TCP port; 0 picks a free one at each start.' },
   { env: 'TRICKLE_SEAL_SECRET', kind: 'string', default: '', description: 'Base64 secret (32 bytes or more) from which the keys of sealed exclusive sections derive; the sealing step (`trickle-seal`) needs the same. Generated and kept when unset.' },
   { env: 'TRICKLE_SEAL_GRANT_TTL', kind: 'integer', default: '1800', description: 'Seconds after buying a sealed section during which the same balance gets its key again without paying (reloads, other tabs).' },
   { env: 'LOG_LEVEL', kind: 'string', default: 'info', description: 'Log level (fatal, error, warn, info, debug, trace). At info: what was set up, registered, spent and paid for, and one line a minute summing the receipts credited; at debug also each credit and each request.' },
@@ -108,6 +110,8 @@ export interface Config {
   seeds: SeedEntry[]
   seedPointer?: string
   seedWebrtc: boolean
+  seedHost: string
+  seedPort: number
   sealSecret?: Buffer
   sealGrantTtlSeconds: number
   logLevel: string
@@ -261,6 +265,8 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
     seeds,
     seedPointer: optional('TRICKLE_SEED_POINTER'),
     seedWebrtc: flag('TRICKLE_SEED_WEBRTC'),
+    seedHost: read(env, 'TRICKLE_SEED_HOST') || read(env, 'HOST'),
+    seedPort: integer(env, 'TRICKLE_SEED_PORT', 0, 65535),
     sealSecret,
     sealGrantTtlSeconds: integer(env, 'TRICKLE_SEAL_GRANT_TTL', 0, 30 * 24 * 3600),
     logLevel: read(env, 'LOG_LEVEL'),

@@ -41,12 +41,19 @@ test('WebRTC: a paying WebTorrent client downloads from the companion\'s Node se
 
   const output = await new Promise<string>((resolve, reject) => {
     execFile('ip', ['netns', 'exec', ns, path.join(root, 'node_modules/.bin/node'), path.join(root, 'server/test/fixtures/webrtc-download.ts')],
-      { cwd: root, timeout: 50_000 }, (err, stdout, stderr) => err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))
+      { cwd: root, timeout: 90_000 }, (err, stdout, stderr) => err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))
   })
   const result = JSON.parse(output.trim().split('\n').at(-1)!) as Record<string, unknown>
   assert.equal(result.error, undefined, String(result.error))
   assert.match(String(result.unpaidRefusal), /^Payment required: "film\.webm" costs 1\.00 USD/)
   assert.equal(result.unpaidPeers, 0)
+  // A reader with a ticket but webtorrent unmodified (no lt_trickle) reaches the seeder over WebRTC and gets nothing.
+  const noProof = result.noProof as { wires: number, closed: number, ready: boolean, downloaded: number, wireTypes: string[] }
+  assert.ok(noProof.wires >= 1, 'the seeder\'s WebRTC connection reached it')
+  assert.deepEqual(noProof.wireTypes.filter((w) => w !== 'webrtc'), [])
+  assert.equal(noProof.closed, noProof.wires, 'and was dropped')
+  assert.equal(noProof.ready, false, 'no metadata')
+  assert.equal(noProof.downloaded, 0, 'no byte')
   assert.deepEqual(result.wireTypes, ['webrtc'], 'the bytes came over WebRTC')
   assert.equal(result.bytesMatch, true)
   assert.equal(result.walletReceived, '1000000000')

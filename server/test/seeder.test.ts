@@ -1,5 +1,5 @@
-// Seeding from the companion, and a paid Node-to-Node download over TCP with an unmodified webtorrent
-// client: no peer before the spend, every byte after it, and the price in the creator's wallet.
+// Seeding from the companion, and a paid Node-to-Node download over TCP with webtorrent and the
+// lt_trickle gate: no peer before the spend, every byte after it, and the price in the creator's wallet.
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { once, type EventEmitter } from 'node:events'
@@ -11,7 +11,7 @@ import WebTorrent from 'webtorrent'
 import { privateClientOptions } from '../src/seeder/service.ts'
 import { addEndOfCandidates, installEndOfCandidatesFix } from '../src/seeder/webrtc-fix.ts'
 import { adminAuth, build } from './helper.ts'
-import { balanceOf, buyAccess, licensedTorrent, newReader, payAndCredit, registerTorrent } from './tracker-helper.ts'
+import { balanceOf, licensedTorrent, newReader, paidClient, payAndCredit, registerTorrent } from './tracker-helper.ts'
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
@@ -65,12 +65,14 @@ test('a paid Node-to-Node download over TCP: refused before paying, then the byt
   assert.equal(unpaid.ready, false, 'no metadata without a peer')
   await leecher.remove(unpaid)
 
-  // Pay through the demo proxy pointer, credit the receipt to the public id, buy a ticket for this
-  // client's peer id with the secret, announce with it.
+  // Pay through the demo proxy pointer, credit the receipt to the public id, buy a ticket (and a proof
+  // of payment for a fresh key) for this client's peer id with the secret, announce with it, and
+  // present the proof to the seeder.
   const reader = newReader()
   await payAndCredit(app, url, btpPort, reader.id, 2_500_000_000n)
-  const { body: { ticket } } = await buyAccess(url, published.infoHash, reader, leecher.peerId)
-  const paid = leecher.add(published.magnet, { ...opts, getAnnounceOpts: () => ({ ticket }) })
+  const access = await paidClient(url, published.infoHash, reader, leecher.peerId)
+  const paid = leecher.add(published.magnet, { ...opts, private: true, getAnnounceOpts: () => ({ ticket: access.ticket }) })
+  access.gate(paid)
   await once(paid, 'done')
   assert.equal(paid.wires.length >= 1, true)
   const received = readFileSync(path.join(out, 'guide.pdf'))

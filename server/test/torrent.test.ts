@@ -14,7 +14,8 @@ const license: License = {
   verifier: 'http://127.0.0.1:3000',
   amount: '100',
   assetCode: 'USD',
-  assetScale: 2
+  assetScale: 2,
+  proofKey: 'O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik'
 }
 const announce = 'ws://127.0.0.1:3000/announce'
 

@@ -8,6 +8,8 @@ import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import { createTorrent, torrentToBase64, type CreatedTorrent, type License } from '../src/torrent/license.ts'
 import { balanceIdOf, newBalanceSecret } from '../src/verifier/owner.ts'
+import { base64url, fromBase64url, newPayerKey } from '../../theme/assets/ts/proof/codec.ts'
+import { gateTorrent, type GateEvent } from '../../theme/assets/ts/proof/gate.ts'
 import { adminAuth } from './helper.ts'
 import { pay } from './pay.ts'
 
@@ -19,7 +21,7 @@ export async function licensedTorrent (app: FastifyInstance, url: string, data: 
     name: opts.name ?? 'guide.pdf',
     data,
     announce: opts.announce ?? app.tracker.announceUrls.ws,
-    license: { paymentPointer: app.demo!.proxyPointer, verifier: url, amount: opts.cents ?? '100', assetCode: 'USD', assetScale: USD_CENT_SCALE, ...opts.license }
+    license: { paymentPointer: app.demo!.proxyPointer, verifier: url, amount: opts.cents ?? '100', assetCode: 'USD', assetScale: USD_CENT_SCALE, proofKey: app.tracker.proofs.proofKey, ...opts.license }
   })
 }
 
@@ -67,13 +69,31 @@ export function newReader (): Reader {
 }
 
 /** POST /torrents/{infoHash}/access as a reader (secret in the body); returns status and body. */
-export async function buyAccess (url: string, infoHash: string, reader: Reader | { secret?: string }, peerIdHex: string) {
+export async function buyAccess (url: string, infoHash: string, reader: Reader | { secret?: string }, peerIdHex: string, payerKey?: string) {
   const res = await fetch(`${url}/torrents/${infoHash}/access`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ...(reader.secret !== undefined ? { secret: reader.secret } : {}), peerId: peerIdHex })
+    body: JSON.stringify({ ...(reader.secret !== undefined ? { secret: reader.secret } : {}), peerId: peerIdHex, ...(payerKey ? { payerKey } : {}) })
   })
-  return { status: res.status, body: await res.json() as { ticket: string, expiresAt: string, charged: string, balance?: string, code?: string, price?: string, message?: string } }
+  return { status: res.status, body: await res.json() as { ticket: string, expiresAt: string, charged: string, balance?: string, proof?: string, code?: string, price?: string, message?: string } }
+}
+
+/**
+ * A Trickle reader's WebTorrent side of a paid torrent: a fresh payer key, the ticket and proof bought
+ * for it, and the gate on the torrent (it presents the proof to every peer and admits only provers).
+ */
+export async function paidClient (url: string, infoHash: string, reader: Reader, peerIdHex: string) {
+  const key = await newPayerKey()
+  const { status, body } = await buyAccess(url, infoHash, reader, peerIdHex, base64url(key.publicKey))
+  assert.equal(status, 200, body.message)
+  assert.ok(body.proof, 'a proof comes with the ticket')
+  const proof = fromBase64url(body.proof)!
+  return {
+    ticket: body.ticket,
+    proof,
+    key,
+    gate: (torrent: unknown, onEvent?: (e: GateEvent) => void) => gateTorrent(torrent as never, { credentials: () => ({ proof, sign: key.sign }), ...(onEvent ? { onEvent } : {}) })
+  }
 }
 
 /** A raw BitTorrent HTTP announce; returns the bencoded reply with byte strings decoded. */

@@ -5,9 +5,9 @@ import { createReadStream } from 'node:fs'
 import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import fp from 'fastify-plugin'
-import { createTorrent, formatPrice, type Price } from '../torrent/license.ts'
+import { createTorrent, formatPrice, parseTorrent, type Price } from '../torrent/license.ts'
 import { isTrackerFailure, trackerErrorMessage } from '../tracker/errors.ts'
-import { isSeederFailure, type SeederService } from './service.ts'
+import { isSeederFailure, type SeederService, type SeedRequest } from './service.ts'
 import { createSupervisedSeeder } from './supervisor.ts'
 
 export interface SeedEntry {
@@ -22,7 +22,14 @@ export interface SeederPluginOptions {
   /** Payment pointer for the licenses; a proxy pointer is registered for it. Default: the demo account's. */
   pointer?: string
   webrtc: boolean
+  /** Interface and port of the seeder's BitTorrent TCP port */
+  host?: string
+  torrentPort?: number
 }
+
+/** Seeder proofs last a week and are renewed every day, so a companion that runs for months keeps proving. */
+const SEEDER_PROOF_TTL_MS = 7 * 24 * 3600 * 1000
+const SEEDER_PROOF_RENEWAL_MS = 24 * 3600 * 1000
 
 export interface Seeder extends SeederService {
   /** Settles when the configured and registered files have been tried (after listen). */
@@ -50,9 +57,30 @@ async function expand (entries: SeedEntry[]): Promise<Array<{ file: string, pric
 export default fp(async function seederPlugin (app, opts: SeederPluginOptions) {
   const publicUrl = opts.publicUrl.replace(/\/+$/, '')
   const log = app.log.child({ service: 'seeder' })
-  const service = createSupervisedSeeder({ log: app.log, announce: [app.tracker.announceUrls.http], webrtc: opts.webrtc })
+  const service = createSupervisedSeeder({
+    log: app.log,
+    announce: [app.tracker.announceUrls.http],
+    webrtc: opts.webrtc,
+    ...(opts.host ? { host: opts.host } : {}),
+    ...(opts.torrentPort ? { torrentPort: opts.torrentPort } : {}),
+    peerKeySeed: app.tracker.proofs.seederSeed
+  })
+  const seederProof = (infoHash: string) => app.tracker.seederProof(infoHash, app.tracker.proofs.seederKey, SEEDER_PROOF_TTL_MS).proof
+  /** Paid torrents are seeded with the seeder's proof of payment (readers' clients gate too). */
+  async function seed (request: SeedRequest) {
+    const parsed = await parseTorrent(request.torrent).catch(() => undefined)
+    return service.seed(parsed?.license ? { ...request, proof: seederProof(parsed.infoHash) } : request)
+  }
+  const renewal = setInterval(() => {
+    for (const s of service.list()) {
+      void app.tracker.get(s.infoHash).then((r) => {
+        if ('record' in r && r.record.license) return service.renewProof(s.infoHash, seederProof(s.infoHash))
+        return undefined
+      }).catch((err: unknown) => log.error({ infoHash: s.infoHash, err }, 'could not renew the seeder\'s proof'))
+    }
+  }, SEEDER_PROOF_RENEWAL_MS).unref()
   let startup: Promise<void> = Promise.resolve()
-  app.decorate('seeder', { ...service, started: () => startup })
+  app.decorate('seeder', { ...service, seed, started: () => startup })
 
   async function licensePointer (): Promise<string | undefined> {
     if (!opts.pointer) return app.demo?.proxyPointer
@@ -81,14 +109,14 @@ export default fp(async function seederPlugin (app, opts: SeederPluginOptions) {
           data: createReadStream(file),
           length: info.size,
           announce: app.tracker.announceUrls.ws,
-          ...(price === 'free' ? {} : { license: { paymentPointer: pointer!, verifier: publicUrl, ...price } })
+          ...(price === 'free' ? {} : { license: { paymentPointer: pointer!, verifier: publicUrl, ...price, proofKey: app.tracker.proofs.proofKey } })
         })
         const registered = await app.tracker.register(created.torrent, { seedPath: file })
         if (isTrackerFailure(registered)) {
           log.error({ file, error: registered.error, detail: registered.detail ?? trackerErrorMessage[registered.error] }, 'could not register a file to seed')
           continue
         }
-        const result = await service.seed({ torrent: created.torrent, file, seederToken: app.tracker.seederToken(created.infoHash), verified: true })
+        const result = await seed({ torrent: created.torrent, file, seederToken: app.tracker.seederToken(created.infoHash), verified: true })
         if (isSeederFailure(result)) {
           log.error({ file, error: result.error, detail: result.message }, 'could not seed a file')
           continue
@@ -105,7 +133,7 @@ export default fp(async function seederPlugin (app, opts: SeederPluginOptions) {
     for (const r of await app.tracker.list()) {
       const file = r.record.seedPath
       if (!file || seeded.has(r.record.infoHash)) continue
-      const result = await service.seed({ torrent: r.record.torrent, file, seederToken: app.tracker.seederToken(r.record.infoHash) })
+      const result = await seed({ torrent: r.record.torrent, file, seederToken: app.tracker.seederToken(r.record.infoHash) })
       if (isSeederFailure(result)) {
         log.warn({ file, infoHash: r.record.infoHash, error: result.error, detail: result.message }, 'not seeding a registered torrent')
         continue
@@ -121,6 +149,7 @@ export default fp(async function seederPlugin (app, opts: SeederPluginOptions) {
     })
   })
   app.addHook('onClose', async () => {
+    clearInterval(renewal)
     await startup
     await service.close()
   })

@@ -5,7 +5,11 @@
 // Only the companion's own tracker hears of these torrents: no DHT, no local discovery, no PEX, no
 // UPnP/NAT-PMP, no web seeds (any of them would hand out peers without
 // payment), and no STUN server either (simple-peer's default asks Google's: nothing leaves unasked).
+// The tracker is not the only way in (a port scan finds the TCP port), so every paid torrent is gated
+// at the wire too: a peer gets nothing until it presents a proof of payment (theme/assets/ts/proof).
+// The seeder proves itself to readers' clients, which gate as well, with a proof for its own key.
 import { createHash } from 'node:crypto'
+import net from 'node:net'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
@@ -15,6 +19,8 @@ import type WebTorrent from 'webtorrent'
 import type { Torrent } from 'webtorrent'
 import { parseTorrent, TorrentError, type ParsedTorrent } from '../torrent/license.ts'
 import { installEndOfCandidatesFix } from './webrtc-fix.ts'
+import { gateTorrent, type GateEvent } from '../../../theme/assets/ts/proof/gate.ts'
+import { payerKeyFromSeed, type PayerKey } from '../../../theme/assets/ts/proof/codec.ts'
 
 export const SeederError = {
   InvalidTorrent: 'invalid_torrent',
@@ -50,6 +56,8 @@ export interface SeedRequest {
   seederToken?: string
   /** the caller hashed this very file into this torrent a moment ago: skip the check */
   verified?: boolean
+  /** Paid torrents: the seeder's proof of payment (for its peer key), which readers' clients ask for */
+  proof?: Uint8Array
 }
 
 export interface SeederService {
@@ -57,6 +65,8 @@ export interface SeederService {
   checkFile (file: string, torrent: Uint8Array): Promise<SeederFailure | undefined>
   seed (request: SeedRequest): Promise<SeedView | SeederFailure>
   stop (infoHash: string): Promise<boolean>
+  /** A renewed seeder proof for a paid torrent (proofs expire). */
+  renewProof (infoHash: string, proof: Uint8Array): Promise<boolean>
   list (): SeedView[]
   /** TCP port peers connect to (0 until the client started) */
   port (): number
@@ -71,6 +81,10 @@ export interface SeederDeps {
   webrtc: boolean
   /** TCP port for peer connections; 0 picks a free one. */
   torrentPort?: number
+  /** Interface the TCP port listens on (default: every interface, as WebTorrent does). */
+  host?: string
+  /** Seed of the seeder's Ed25519 peer key, which its proofs are bound to (ProofIssuer.seederSeed) */
+  peerKeySeed?: Uint8Array
 }
 
 const fail = (error: SeederError, message: string): SeederFailure => ({ error, message })
@@ -121,11 +135,40 @@ async function samePieces (file: string, parsed: ParsedTorrent, torrent: Uint8Ar
   return index === parsed.pieceCount
 }
 
+/**
+ * Runs `create` with every TCP server it starts listening on `host`: WebTorrent's connection pool
+ * listens on a port with no address (every interface) as it is constructed, and has no option for one.
+ */
+export function listeningOn<T> (host: string | undefined, create: () => T): T {
+  if (!host) return create()
+  const listen = net.Server.prototype.listen
+  net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
+    if (typeof args[0] === 'number') return (listen as (...a: unknown[]) => net.Server).call(this, args[0], host, ...args.slice(1))
+    return (listen as (...a: unknown[]) => net.Server).apply(this, args)
+  } as typeof listen
+  try {
+    return create()
+  } finally {
+    net.Server.prototype.listen = listen
+  }
+}
+
+/** One log line per gate decision, at the level a creator wants to see it. */
+export function logGateEvent (log: FastifyBaseLogger, infoHash: string, e: GateEvent) {
+  if (e.kind === 'accepted') log.debug({ infoHash, peer: e.peer, until: new Date(e.expiresAt * 1000).toISOString() }, 'peer proved payment')
+  else if (e.kind === 'refused') log.info({ infoHash, peer: e.peer, reason: e.reason }, 'peer refused: no valid proof of payment')
+  else if (e.kind === 'refused-by') log.warn({ infoHash, peer: e.peer, reason: e.reason }, 'a peer refused this seeder\'s proof')
+}
+
 export function createSeeder (deps: SeederDeps): SeederService {
   const log = deps.log.child({ service: 'seeder' })
   let client: WebTorrent | undefined
   let starting: Promise<WebTorrent> | undefined
   const seeds = new Map<string, { torrent: Torrent, file: string }>()
+  /** This seeder's proofs per paid infohash (renewed by the companion) */
+  const proofs = new Map<string, Uint8Array>()
+  const peerKey: Promise<PayerKey> | undefined = deps.peerKeySeed ? payerKeyFromSeed(deps.peerKeySeed) : undefined
+  let key: PayerKey | undefined
 
   /** The WebTorrent client starts with the first seed, so a companion with nothing to seed opens no port. */
   function getClient (): Promise<WebTorrent> {
@@ -133,11 +176,12 @@ export function createSeeder (deps: SeederDeps): SeederService {
     starting ??= (async () => {
       if (deps.webrtc) await installEndOfCandidatesFix()
       const { default: WebTorrentClient } = await import('webtorrent')
-      const c = new WebTorrentClient(privateClientOptions(deps.webrtc, deps.torrentPort))
+      key = await peerKey
+      const c = listeningOn(deps.host, () => new WebTorrentClient(privateClientOptions(deps.webrtc, deps.torrentPort)))
       c.on('error', (err: Error) => log.error({ err: err.message }, 'WebTorrent client error'))
       await new Promise<void>((resolve) => { if (c.listening) resolve(); else c.once('listening', () => resolve()) })
       client = c
-      log.info({ tcpPort: c.address()?.port, webrtc: deps.webrtc }, 'seeder started')
+      log.info({ tcpPort: c.address()?.port, host: deps.host ?? 'every interface', webrtc: deps.webrtc }, 'seeder started')
       return c
     })()
     return starting
@@ -192,6 +236,16 @@ export function createSeeder (deps: SeederDeps): SeederService {
         // announce.
         getAnnounceOpts: () => ({ numwant: 0, ...(token ? { seeder_token: token } : {}) })
       })
+      if (parsed.license) {
+        if (req.proof) proofs.set(parsed.infoHash, req.proof)
+        gateTorrent(torrent as never, {
+          credentials: () => {
+            const proof = proofs.get(parsed.infoHash)
+            return proof && key ? { proof, sign: key.sign } : undefined
+          },
+          onEvent: (e) => logGateEvent(log, parsed.infoHash, e)
+        })
+      }
       // Seeding means being in the swarm: wait (a little) for every tracker this client uses to have
       // answered the first announce, so a reader who comes right after finds this seeder there and
       // does not wait a whole announce interval for the next round of offers. Counted from the start:
@@ -229,9 +283,16 @@ export function createSeeder (deps: SeederDeps): SeederService {
       const entry = seeds.get(infoHash)
       if (!entry || !client) return false
       seeds.delete(infoHash)
+      proofs.delete(infoHash)
       // destroyStore false: the creator's file stays where it is.
       await new Promise<void>((resolve) => { void client!.remove(entry.torrent, { destroyStore: false }, () => resolve()).catch(() => resolve()) })
       log.info({ infoHash }, 'stopped seeding')
+      return true
+    },
+
+    async renewProof (infoHash, proof) {
+      if (!seeds.has(infoHash)) return false
+      proofs.set(infoHash, proof)
       return true
     },
 

@@ -7,7 +7,7 @@ import { SeederError, type SeederDeps, type SeederFailure, type SeederService, t
 
 export type WorkerLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'
 
-type Method = 'checkFile' | 'seed' | 'stop' | 'close'
+type Method = 'checkFile' | 'seed' | 'stop' | 'renewProof' | 'close'
 export interface SeederCall { id: number, method: Method, args: unknown[] }
 interface SeederState { seeds: SeedView[], port: number }
 export type SeederMessage =
@@ -17,7 +17,7 @@ export type SeederMessage =
 
 export function createSupervisedSeeder (deps: SeederDeps): SeederService {
   const log: FastifyBaseLogger = deps.log
-  const { log: _log, ...childDeps } = deps
+  const { log: _log, peerKeySeed, ...childDeps } = deps
   let child: ChildProcess | undefined
   let nextId = 1
   const pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
@@ -34,6 +34,8 @@ export function createSupervisedSeeder (deps: SeederDeps): SeederService {
     // 'advanced' serialization carries the .torrent's Uint8Array as it is.
     const c = fork(new URL('./worker.ts', import.meta.url), [JSON.stringify(childDeps)], {
       serialization: 'advanced',
+      // The peer key's seed is a secret: in the environment (readable by this user only), not in argv.
+      env: { ...process.env, ...(peerKeySeed ? { TRICKLE_SEEDER_PEER_KEY_SEED: Buffer.from(peerKeySeed).toString('base64url') } : {}) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: []
     })
@@ -99,6 +101,12 @@ export function createSupervisedSeeder (deps: SeederDeps): SeederService {
   return {
     checkFile: (file, torrent) => call<SeederFailure | undefined>('checkFile', file, torrent).catch(failed),
     seed,
+    async renewProof (infoHash, proof) {
+      const request = seeded.get(infoHash)
+      if (request) seeded.set(infoHash, { ...request, proof })
+      if (!child) return false
+      return call<boolean>('renewProof', infoHash, proof).catch(() => false)
+    },
     async stop (infoHash) {
       seeded.delete(infoHash)
       if (!child) return false

@@ -39,8 +39,10 @@ function forwardingLogger (bindings: Record<string, unknown>): FastifyBaseLogger
   return logger as unknown as FastifyBaseLogger
 }
 
-const deps = JSON.parse(process.argv[2]!) as Omit<SeederDeps, 'log'>
-const seeder: SeederService = createSeeder({ ...deps, log: forwardingLogger({}) })
+const deps = JSON.parse(process.argv[2]!) as Omit<SeederDeps, 'log' | 'peerKeySeed'>
+const seed = process.env.TRICKLE_SEEDER_PEER_KEY_SEED
+delete process.env.TRICKLE_SEEDER_PEER_KEY_SEED
+const seeder: SeederService = createSeeder({ ...deps, log: forwardingLogger({}), ...(seed ? { peerKeySeed: new Uint8Array(Buffer.from(seed, 'base64url')) } : {}) })
 const state = () => ({ seeds: seeder.list(), port: seeder.port() })
 
 process.on('message', (call: SeederCall) => {

@@ -22,6 +22,11 @@ export interface License {
   assetCode: string
   /** 0 to 255 */
   assetScale: number
+  /**
+   * base64url of the Ed25519 key that signs proofs of payment for this torrent (the companion's,
+   * GET /torrents/proof-key): peers admit only who presents a proof it signed (theme/assets/ts/proof).
+   */
+  proofKey: string
 }
 
 export interface Price {
@@ -38,7 +43,7 @@ export class TorrentError extends Error {
   }
 }
 
-export const LICENSE_FIELDS = ['paymentPointer', 'verifier', 'amount', 'assetCode', 'assetScale'] as const
+export const LICENSE_FIELDS = ['paymentPointer', 'verifier', 'amount', 'assetCode', 'assetScale', 'proofKey'] as const
 export const U64_MAX = (1n << 64n) - 1n
 const MAX_URL = 2048
 const ASSET_CODE = /^[A-Za-z0-9]{1,16}$/
@@ -106,6 +111,14 @@ export function checkVerifierUrl (value: unknown, where: string): string {
   return value
 }
 
+/** An Ed25519 public key in base64url: 43 characters, the last one's two spare bits zero. */
+export function checkProofKey (value: unknown, where: string): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/.test(value)) {
+    throw new TorrentError(`${where} must be an Ed25519 public key in base64url (43 characters, the companion's GET /torrents/proof-key), got ${describe(value)}`)
+  }
+  return value
+}
+
 /** Validates a license given as a plain object (JSON, a form, a magnet): every field, by name. */
 export function checkLicense (value: unknown, where = 'license'): License {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
@@ -123,7 +136,8 @@ export function checkLicense (value: unknown, where = 'license'): License {
     verifier: checkVerifierUrl(record.verifier, `${where}.verifier`),
     amount: checkAmount(record.amount, `${where}.amount`),
     assetCode: checkAssetCode(record.assetCode, `${where}.assetCode`),
-    assetScale: checkAssetScale(record.assetScale, `${where}.assetScale`)
+    assetScale: checkAssetScale(record.assetScale, `${where}.assetScale`),
+    proofKey: checkProofKey(record.proofKey, `${where}.proofKey`)
   }
 }
 

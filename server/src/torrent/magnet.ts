@@ -3,8 +3,13 @@
 // pay before any peer hands over the metadata: the price, as
 //
 //   pa  amount, whole units in decimal ("100")      pc  asset code ("USD")      ps  asset scale ("2")
+//   pk  the license's proofKey (base64url), which signs the proofs of payment peers ask each other for
 //
-// magnet:?xt=urn:btih:<hex>&dn=<name>&xl=<bytes>&tr=<tracker>&pp=<pointer>&vr=<verifier>&pa=100&pc=USD&ps=2
+// A magnet with a license is a paid torrent's, and a paid torrent is private (BEP 27): Trickle's
+// clients add it with DHT, local discovery, PEX and web seeds off before its metadata (and its
+// private flag) arrives, and present a proof of payment to every peer (README, "Proof of payment").
+//
+// magnet:?xt=urn:btih:<hex>&dn=<name>&xl=<bytes>&tr=<tracker>&pp=<pointer>&vr=<verifier>&pa=100&pc=USD&ps=2&pk=<key>
 //
 // The magnet only tells a client what to pay; the tracker charges the license of the creator's
 // registration, never the magnet's. Isomorphic, like license.ts.
@@ -21,7 +26,7 @@ export interface Magnet {
 }
 
 /** Parameter names for the license fields. */
-export const MAGNET_LICENSE_PARAMS = { paymentPointer: 'pp', verifier: 'vr', amount: 'pa', assetCode: 'pc', assetScale: 'ps' } as const
+export const MAGNET_LICENSE_PARAMS = { paymentPointer: 'pp', verifier: 'vr', amount: 'pa', assetCode: 'pc', assetScale: 'ps', proofKey: 'pk' } as const
 
 const HEX_HASH = /^[0-9a-fA-F]{40}$/
 const BASE32_HASH = /^[A-Za-z2-7]{32}$/
@@ -45,7 +50,7 @@ export function encodeMagnet (magnet: Magnet): string {
     const l = checkLicense(magnet.license)
     const p = MAGNET_LICENSE_PARAMS
     parts.push(`${p.paymentPointer}=${encodeURIComponent(l.paymentPointer)}`, `${p.verifier}=${encodeURIComponent(l.verifier)}`,
-      `${p.amount}=${l.amount}`, `${p.assetCode}=${encodeURIComponent(l.assetCode)}`, `${p.assetScale}=${l.assetScale}`)
+      `${p.amount}=${l.amount}`, `${p.assetCode}=${encodeURIComponent(l.assetCode)}`, `${p.assetScale}=${l.assetScale}`, `${p.proofKey}=${l.proofKey}`)
   }
   return `magnet:?${parts.join('&')}`
 }
@@ -92,7 +97,8 @@ export function decodeMagnet (uri: string): Magnet {
     verifier: single(p.verifier),
     amount: single(p.amount),
     assetCode: single(p.assetCode),
-    assetScale: single(p.assetScale)
+    assetScale: single(p.assetScale),
+    proofKey: single(p.proofKey)
   }
   const given = Object.entries(fields).filter(([, v]) => v !== undefined)
   if (given.length > 0) {

@@ -9,6 +9,7 @@ export const TrackerError = {
   AssetMismatch: 'asset_mismatch',
   UnknownAsset: 'unknown_asset',
   UnpayablePrice: 'unpayable_price',
+  WrongProofKey: 'wrong_proof_key',
   InvalidSeedPath: 'invalid_seed_path',
   UnknownTorrent: 'unknown_torrent'
 } as const
@@ -22,6 +23,7 @@ export const trackerErrorStatus: { [E in TrackerError]: number } = {
   asset_mismatch: 400,
   unknown_asset: 400,
   unpayable_price: 400,
+  wrong_proof_key: 400,
   invalid_seed_path: 400,
   unknown_torrent: 404
 }
@@ -34,6 +36,7 @@ export const trackerErrorMessage: { [E in TrackerError]: string } = {
   asset_mismatch: "the license's asset differs from the receiving wallet's, and Trickle does not convert currencies",
   unknown_asset: "the license's receiver is not a wallet account of this companion, so the asset its receipts count in is unknown here and the price cannot be charged in it",
   unpayable_price: "the license's price cannot be held by a balance (whole units at assetScale, at most 2^63-1 in the receiver's units)",
+  wrong_proof_key: "the license's proofKey must be this companion's (GET /torrents/proof-key): peers check proofs of payment against it, and only this companion signs them",
   invalid_seed_path: 'path must be the absolute path of a readable file named like the torrent, with its length',
   unknown_torrent: 'no torrent with this infohash is registered'
 }

@@ -10,6 +10,7 @@ import { isSeederFailure } from '../seeder/service.ts'
 import { formatPrice, TorrentError, torrentFromBase64 } from '../torrent/license.ts'
 import { isTrackerFailure, TrackerError, trackerErrorMessage, trackerErrorStatus, type TrackerFailure } from './errors.ts'
 import type { Registered } from './service.ts'
+import { base64url, fromBase64url } from '../../../theme/assets/ts/proof/codec.ts'
 
 const fail = (reply: FastifyReply, f: TrackerFailure) =>
   sendError(reply, trackerErrorStatus[f.error], f.error, f.detail ? `${trackerErrorMessage[f.error]}: ${f.detail}` : trackerErrorMessage[f.error])
@@ -20,14 +21,15 @@ const License = Type.Object({
   verifier: Type.String({ description: 'Verifier base URL: credit receipts at {verifier}/balances/{id}:creditReceipt' }),
   amount: Amount,
   assetCode: Type.String(),
-  assetScale: Type.Integer({ minimum: 0, maximum: 255 })
+  assetScale: Type.Integer({ minimum: 0, maximum: 255 }),
+  proofKey: Type.String({ description: 'Ed25519 key (base64url) that signs this torrent\'s proofs of payment: peers admit only who presents one (README, "Proof of payment")' })
 }, { description: 'The license inside the info dictionary (the infohash commits to it)' })
 const torrentFields = {
   infoHash: InfoHash,
   name: Type.String(),
   length: Type.Integer({ description: 'Bytes' }),
   private: Type.Boolean(),
-  magnet: Type.String({ description: 'xt, dn, xl, tr, and for paid torrents pp, vr, pa (amount), pc (asset code), ps (asset scale)' }),
+  magnet: Type.String({ description: 'xt, dn, xl, tr, and for paid torrents pp, vr, pa (amount), pc (asset code), ps (asset scale), pk (proof key)' }),
   announce: Type.Array(Type.String(), { description: 'Tracker URLs in the .torrent' }),
   license: Type.Optional(License),
   price: Type.Optional(Type.String({ description: 'The price in words, e.g. "1.00 USD"', examples: ['1.00 USD'] })),
@@ -42,6 +44,7 @@ const Registration = Type.Object({
   seeding: Type.Boolean({ description: 'Whether the companion seeds it (with `path`)' }),
   seedError: Type.Optional(Type.String({ description: 'Why the companion could not seed it' }))
 })
+const PublicKey = Type.String({ pattern: '^[A-Za-z0-9_-]{43}$', description: 'An Ed25519 public key, 32 bytes in base64url' })
 const bencodedReply = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' as const, description: 'bencoded dictionary' } } } })
 
 function sendBencoded (res: ServerResponse, body: Buffer) {
@@ -191,6 +194,41 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async () => (await tracker.list()).map(view))
 
+  app.get('/torrents/proof-key', {
+    schema: {
+      tags: ['tracker'],
+      summary: 'The key that signs this companion\'s proofs of payment',
+      description: 'A paid license registered here must name it as `proofKey` (`wrong_proof_key` otherwise). Derived from the admin token: every instance of one deployment has the same.',
+      response: { 200: Type.Object({ proofKey: PublicKey }) }
+    }
+  }, async () => ({ proofKey: tracker.proofs.proofKey }))
+
+  app.post('/torrents/:infoHash/seeder-proof', {
+    preHandler: admin,
+    bodyLimit: 1024,
+    schema: {
+      tags: ['tracker'],
+      summary: 'A proof of payment for the creator\'s own seeder',
+      description: 'Readers\' clients gate paid torrents too, and admit only peers that prove: a seeder the creator runs elsewhere (`trickle seed`) presents this proof, bound to its own key, valid 7 days. Ask again before it ends.',
+      security: bearer,
+      params: Type.Object({ infoHash: InfoHash }),
+      body: Type.Object({ key: PublicKey }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({ proof: Type.String({ description: 'The 125-byte proof, base64url' }), expiresAt: Type.String({ format: 'date-time' }) }),
+        400: errorRef, 401: errorRef, 404: errorRef
+      }
+    }
+  }, async (req, reply) => {
+    const r = await tracker.get(req.params.infoHash)
+    if (isTrackerFailure(r)) return fail(reply, r)
+    if (!r.record.license) return sendError(reply, 400, 'free_torrent', 'a free torrent needs no proof of payment')
+    const key = fromBase64url(req.body.key)
+    if (key?.length !== 32) return sendError(reply, 400, 'invalid_key', 'key must be 32 bytes in base64url')
+    const { proof, expiresAt } = tracker.seederProof(req.params.infoHash, key)
+    reply.header('cache-control', 'no-store')
+    return { proof: base64url(proof), expiresAt: new Date(expiresAt).toISOString() }
+  })
+
   app.get('/torrents/:infoHash', {
     schema: {
       tags: ['tracker'],
@@ -216,7 +254,8 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: Type.Object({ infoHash: InfoHash }),
       body: Type.Object({
         secret: Type.Optional(Type.String({ minLength: 43, maxLength: 43, description: 'The reader\'s balance secret (32 bytes, base64url)' })),
-        peerId: Type.String({ pattern: '^[0-9a-f]{40}$', description: 'The peer id the client announces with, lowercase hex (WebTorrent: client.peerId)' })
+        peerId: Type.String({ pattern: '^[0-9a-f]{40}$', description: 'The peer id the client announces with, lowercase hex (WebTorrent: client.peerId)' }),
+        payerKey: Type.Optional(Type.String({ maxLength: 64, description: 'Paid torrents: the reader\'s Ed25519 public key (32 bytes, base64url). The reply then carries a proof of payment bound to it, which peers ask for (lt_trickle); the private key never leaves the reader.' }))
       }, { additionalProperties: false }),
       response: {
         200: Type.Object({
@@ -224,7 +263,8 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
           expiresAt: Type.String({ format: 'date-time', description: 'Ask for a new ticket before this' }),
           charged: Amount,
           balance: Type.Optional(Amount),
-          grantExpiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'End of the purchase: new tickets are free until then' }))
+          grantExpiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'End of the purchase: new tickets are free until then' })),
+          proof: Type.Optional(Type.String({ description: 'With `payerKey`: the 125-byte proof of payment, base64url, expiring with the ticket (README, "Proof of payment")' }))
         }),
         400: errorRef,
         402: Type.Object({ statusCode: Type.Integer(), error: Type.String(), code: Type.String(), message: Type.String(), price: Amount, balance: Type.Optional(Amount) }),
@@ -233,12 +273,13 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (req, reply) => {
-    const result = await tracker.access(req.params.infoHash, req.body.secret, req.body.peerId)
+    const result = await tracker.access(req.params.infoHash, req.body.secret, req.body.peerId, req.body.payerKey)
     if ('error' in result) {
       switch (result.error) {
         case 'unknown_torrent': return fail(reply, { error: TrackerError.UnknownTorrent })
         case 'invalid_balance_secret': return sendError(reply, 400, result.error, 'secret must be the balance\'s secret: 32 bytes, base64url (43 characters)')
         case 'invalid_peer_id': return sendError(reply, 400, result.error, 'peerId must be 40 lowercase hex digits')
+        case 'invalid_payer_key': return sendError(reply, 400, result.error, 'payerKey must be an Ed25519 public key: 32 bytes, base64url (43 characters)')
         case 'too_many_peers': return sendError(reply, 429, result.error, `this purchase already has tickets for ${result.limit} peer ids; reuse one, or wait for one to expire`)
         default: return reply.code(402).send({
           statusCode: 402,
@@ -258,7 +299,8 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
       expiresAt: new Date(result.expiresAt).toISOString(),
       charged: result.charged.toString(),
       ...(result.balance !== undefined ? { balance: result.balance.toString() } : {}),
-      ...(result.grantExpiresAt !== undefined ? { grantExpiresAt: new Date(result.grantExpiresAt).toISOString() } : {})
+      ...(result.grantExpiresAt !== undefined ? { grantExpiresAt: new Date(result.grantExpiresAt).toISOString() } : {}),
+      ...(result.proof ? { proof: base64url(result.proof) } : {})
     }
   })
 

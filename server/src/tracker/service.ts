@@ -15,6 +15,8 @@ import type { Store } from '../store/types.ts'
 import { sameServer, type ReceiverService } from '../receivers/service.ts'
 import { hmacKey, hmacSha256 } from '../verifier/hmac.ts'
 import { ownedBalance } from '../verifier/owner.ts'
+import { fromBase64url, PUBLIC_KEY_LENGTH } from '../../../theme/assets/ts/proof/codec.ts'
+import { createProofIssuer, type ProofIssuer } from '../proof/issuer.ts'
 import { createTrackerProtocol, type Authorization, type Credentials, type TrackerLimits, type TrackerProtocol } from './protocol.ts'
 import { AnnounceRefusal, TrackerError, type TrackerFailure } from './errors.ts'
 import type { RegisteredTorrent, TrackerStore } from './store.ts'
@@ -57,12 +59,14 @@ export interface Ticket {
   charged: bigint
   /** What the balance holds for the torrent's receiver, after this */
   balance?: bigint
+  /** Paid torrents, when the reader sent its payer key: the proof of payment peers ask for, same expiry */
+  proof?: Uint8Array
   /** When the purchase ends (new tickets are free until then) */
   grantExpiresAt?: number
 }
 
 export type AccessRefusal =
-  | { error: 'unknown_torrent' | 'invalid_balance_secret' | 'invalid_peer_id' }
+  | { error: 'unknown_torrent' | 'invalid_balance_secret' | 'invalid_peer_id' | 'invalid_payer_key' }
   | { error: 'unknown_balance' | 'insufficient_balance', price: bigint, balance?: bigint }
   | { error: 'too_many_peers', limit: number }
 
@@ -78,11 +82,15 @@ export interface TrackerService {
   remove (infoHash: string): Promise<true | TrackerFailure>
   /** What a creator's seeder announces with (param `seeder_token`) to join a paid swarm without paying. */
   seederToken (infoHash: string): string
+  /** Signs proofs of payment; its `proofKey` is what paid licenses registered here must name. */
+  readonly proofs: ProofIssuer
+  /** A proof for a seeder's own peer key (the creator seeds without paying), valid `ttlMs`. */
+  seederProof (infoHash: string, seederKey: Uint8Array, ttlMs?: number): { proof: Uint8Array, expiresAt: number }
   /**
    * Buys (once per purchase) and issues a ticket for one peer id of the reader who holds the balance's
    * secret: the announce param `ticket` admits that peer id, and no other, until it expires.
    */
-  access (infoHash: string, balanceSecret: unknown, peerId: unknown): Promise<Ticket | AccessRefusal>
+  access (infoHash: string, balanceSecret: unknown, peerId: unknown, payerKey?: unknown): Promise<Ticket | AccessRefusal>
   /**
    * The gate: may an announce with these credentials reach this infohash's swarm? Answers at once
    * from memory (free torrents, seeders, pairs already paid); a promise only for a first paid announce.
@@ -107,6 +115,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
   const grantTtlMs = deps.grantTtlMs ?? 30 * 24 * 3600 * 1000
   const ticketTtlMs = deps.ticketTtlMs ?? 3600 * 1000
   const maxPeersPerGrant = deps.maxPeersPerGrant ?? 8
+  const proofs = createProofIssuer(deps.adminToken)
 
   // Registrations are few and read on every announce: keep them in memory, write through to the store.
   const torrents = new Map<string, Registered>()
@@ -169,6 +178,10 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       if ('error' in checked) return checked
       spendAmount = checked.amount
       receiver = checked.receiver
+      // Peers check proofs against the key in the info dictionary: one only this companion signs with.
+      if (parsed.license.proofKey !== proofs.proofKey) {
+        return { error: TrackerError.WrongProofKey, detail: `it names ${parsed.license.proofKey}, this companion signs with ${proofs.proofKey}` }
+      }
     }
     const { created, torrent: record } = await deps.store.putTorrent({
       infoHash: parsed.infoHash,
@@ -233,15 +246,22 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
    * database, or a crash between spending and remembering never charge twice; within the grant a
    * reload (a new peer id) pays nothing.
    */
-  async function access (infoHash: string, balanceSecret: unknown, peerIdValue: unknown): Promise<Ticket | AccessRefusal> {
+  async function access (infoHash: string, balanceSecret: unknown, peerIdValue: unknown, payerKeyValue?: unknown): Promise<Ticket | AccessRefusal> {
     const r = torrents.get(infoHash)
     if (!r) return { error: 'unknown_torrent' }
     if (typeof peerIdValue !== 'string' || !/^[0-9a-f]{40}$/.test(peerIdValue)) return { error: 'invalid_peer_id' }
     const peerId = peerIdValue
+    let payerKey: Uint8Array | undefined
+    if (payerKeyValue !== undefined) {
+      payerKey = typeof payerKeyValue === 'string' && payerKeyValue.length === 43 ? fromBase64url(payerKeyValue) : undefined
+      if (payerKey?.length !== PUBLIC_KEY_LENGTH) return { error: 'invalid_payer_key' }
+    }
     const t = now()
     const issue = (charged: bigint, extra: Partial<Ticket> = {}): Ticket => {
       const exp = Math.floor(Math.min(t + ticketTtlMs, extra.grantExpiresAt ?? Infinity) / 1000)
-      return { ticket: `${exp}.${ticketMac(infoHash, peerId, exp)}`, expiresAt: exp * 1000, charged, ...extra }
+      // The proof lasts as long as the ticket: a reader renews both at once.
+      const proof = payerKey && r.record.license ? { proof: proofs.issue(infoHash, payerKey, exp) } : {}
+      return { ticket: `${exp}.${ticketMac(infoHash, peerId, exp)}`, expiresAt: exp * 1000, charged, ...extra, ...proof }
     }
     if (!r.record.license) return issue(0n)
     const balanceId = ownedBalance(balanceSecret)
@@ -327,6 +347,11 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       return true
     },
     seederToken,
+    proofs,
+    seederProof (infoHash, seederKey, ttlMs = 7 * 24 * 3600 * 1000) {
+      const expiresAt = Math.floor((now() + ttlMs) / 1000)
+      return { proof: proofs.issue(infoHash, seederKey, expiresAt), expiresAt: expiresAt * 1000 }
+    },
     access,
     authorize,
     magnet: (r) => magnetOf(r.parsed),

@@ -56,6 +56,8 @@ declare module 'webtorrent' {
     announce: string[]
     wires: Array<{ type: string, remoteAddress?: string, uploaded: number, downloaded: number }>
     destroy (opts?: { destroyStore?: boolean } | null, cb?: (err?: Error | null) => void): void
+    /** connects to a peer at host:port (no tracker needed) */
+    addPeer (peer: string): boolean
   }
 
   export default class WebTorrent extends EventEmitter {
