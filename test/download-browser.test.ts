@@ -17,7 +17,7 @@ import { launchChromium, screenshot, watchErrors } from './support/browser.ts'
 const ns = `trickle-dl-${process.pid}`
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' })
 
-test('a paid download in the browser: paid once, peers after payment, bytes intact', async (t) => {
+test('a paid download in the browser: paid once, peers after payment, bytes intact; then a second reader gets it from the first reader\'s tab', async (t) => {
   ip('netns', 'add', ns)
   t.after(() => { try { ip('netns', 'delete', ns) } catch {} })
   ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up')
@@ -26,6 +26,9 @@ test('a paid download in the browser: paid once, peers after payment, bytes inta
   ip('netns', 'exec', ns, 'ip', 'addr', 'add', '10.253.7.2/24', 'dev', 'tdl1')
   ip('netns', 'exec', ns, 'ip', 'link', 'set', 'tdl0', 'up')
   ip('netns', 'exec', ns, 'ip', 'link', 'set', 'tdl1', 'up')
+  // Chromium gathers ICE candidates only on the interface of the default route: without one, a tab
+  // can reach the Node seeder (whose candidates it answers) but not another tab.
+  ip('netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', '10.253.7.2', 'dev', 'tdl0')
 
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, `${repoRoot}test/fixtures/download-scenario.ts`], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -51,6 +54,9 @@ test('a paid download in the browser: paid once, peers after payment, bytes inta
   assert.match(String(result.reloadStatus), /Downloaded and verified/)
   assert.equal(result.creditedToId, true, 'receipts were credited to the public id')
   assert.equal(result.secretInUrls, 0, 'no URL carried the secret')
+  // With the companion's seeder stopped, a second paying reader got the file from the first one's tab.
+  assert.equal(result.fromReaderMatch, true, 'a paying reader downloaded from another paying reader who seeds')
+  assert.ok(BigInt(String(result.receivedAfterSecond)) >= 2n * BigInt(String(result.spendAmount)), 'and paid for it')
 })
 
 test('a magnet whose tracker is not its verifier\'s companion is refused in the block, before any request to the pointer or verifier', async (t) => {

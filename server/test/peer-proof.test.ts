@@ -7,7 +7,8 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import net from 'node:net'
+import { networkInterfaces, tmpdir } from 'node:os'
 import path from 'node:path'
 import { test, type TestContext } from 'node:test'
 import DHT from 'bittorrent-dht'
@@ -190,4 +191,33 @@ test('the DHT hears nothing of a paid torrent: added as Trickle adds it (private
   await sleep(3000)
   assert.equal(heard.has(s.paid.infoHash), false, 'no get_peers or announce for the paid infohash')
   assert.equal(base64url(access.key.publicKey).length, 43)
+})
+
+/** Whether a TCP connection to host:port is accepted. */
+function connects (host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port })
+    socket.setTimeout(3000)
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+    socket.once('timeout', () => { socket.destroy(); resolve(false) })
+  })
+}
+
+const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address
+
+test('the seeder\'s TCP port listens where HOST says (or TRICKLE_SEED_HOST), not on every interface', { skip: external ? undefined : 'this machine has no non-loopback IPv4 address' }, async (t) => {
+  const dir = tempDir(t)
+  const file = path.join(dir, 'a.bin')
+  writeFileSync(file, randomBytes(20_000))
+  const loopback = await build(t, { TRICKLE_SEED: `${file}=free`, TRICKLE_SEED_WEBRTC: 'false', HOST: '127.0.0.1' })
+  await loopback.app.seeder.started()
+  const port = loopback.app.seeder.port()
+  assert.equal(await connects('127.0.0.1', port), true)
+  assert.equal(await connects(external!, port), false, `HOST=127.0.0.1: not reachable at ${external}`)
+
+  // The control: told to listen everywhere, the same check connects.
+  const everywhere = await build(t, { TRICKLE_SEED: `${file}=free`, TRICKLE_SEED_WEBRTC: 'false', HOST: '127.0.0.1', TRICKLE_SEED_HOST: '0.0.0.0' })
+  await everywhere.app.seeder.started()
+  assert.equal(await connects(external!, everywhere.app.seeder.port()), true, 'TRICKLE_SEED_HOST=0.0.0.0 listens on every interface')
 })

@@ -13,7 +13,10 @@ export async function launchChromium (): Promise<Browser> {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage']
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+      // Host candidates as addresses, not mDNS names: two tabs of one test reach each other in a
+      // network namespace with no multicast resolver.
+      '--disable-features=WebRtcHideLocalIpsWithMdns']
   })
 }
 

@@ -5,17 +5,22 @@
 // id; once the balance covers the price for that receiver, the balance's secret buys a ticket for the
 // WebTorrent client's peer id (POST /torrents/{infohash}/access: the price is spent once per purchase,
 // so a reload gets a new ticket for free), and the client announces with it, renewing it before it
-// expires. Progress, the saved file and every failure are shown in the block; the tab keeps seeding
-// while it stays open.
+// expires. With the ticket comes a proof of payment bound to a key this page made (its private half
+// never leaves WebCrypto): the client presents it to every peer and admits only peers that present
+// theirs (lt_trickle, proof/gate.ts), so the tab that keeps seeding while it stays open serves paying
+// readers only. Progress, the saved file and every failure are shown in the block.
 import { formatAmount } from './amounts.ts'
 import { readerBalance } from './balance.ts'
 import { magnetMismatch } from './companion.ts'
 import { onPayment, type Payment } from './monetization.ts'
+import { base64url, fromBase64url, newPayerKey, type PayerKey } from './proof/codec.ts'
+import { gateTorrent } from './proof/gate.ts'
 
 interface Strings {
   needAgent: string; paying: string; paid: string; connecting: string; downloading: string; done: string
   save: string; noPeers: string; refused: string; failed: string; unreachable: string; seeding: string
   mismatch: string; notRegistered: string; notAsRegistered: string; notCovered: string; tooManyPeers: string
+  noProofKey: string
 }
 interface Config { locale?: string, webtorrent: string, i18n: Strings }
 
@@ -24,7 +29,7 @@ interface Magnet { infoHash: string, name: string, trackers: string[], pointer?:
 interface License { paymentPointer: string, amount: string, assetCode: string, assetScale: number }
 interface Registration { license?: License, spendAmount?: string, receiver?: string }
 /** POST /torrents/{infohash}/access: 200, or 402/429 with the reason */
-interface Access { ticket?: string, expiresAt?: string, grantExpiresAt?: string, code?: string, message?: string, price?: string, balance?: string }
+interface Access { ticket?: string, expiresAt?: string, grantExpiresAt?: string, proof?: string, code?: string, message?: string, price?: string, balance?: string }
 
 function parseMagnet (uri: string): Magnet {
   const q = new URLSearchParams(uri.replace(/^magnet:\?/i, ''))
@@ -74,6 +79,9 @@ function main () {
   let client: Promise<WebTorrentClient> | undefined
   const webtorrent = () => client ??= import(config.webtorrent).then((m: { default: new (opts: object) => WebTorrentClient }) =>
     new m.default({ dht: false, lsd: false, utPex: false, webSeeds: false }))
+  // One key per page for the proofs of payment of its downloads (made on first use).
+  let payerKey: Promise<PayerKey> | undefined
+  const key = () => payerKey ??= newPayerKey()
   const listeners = new Set<(p: Payment) => void>()
   onPayment((p) => { for (const l of listeners) l(p) }, () => {})
 
@@ -107,21 +115,24 @@ function main () {
       return formatAmount(part < magnet.amount! ? part : magnet.amount!, magnet.code!, magnet.scale!, config.locale)
     }
 
-    // The current ticket: webtorrent asks getAnnounceOpts before every announce.
+    // The current ticket: webtorrent asks getAnnounceOpts before every announce; and the proof of
+    // payment that comes with it, which peers ask for.
     let ticket = ''
+    let proof: Uint8Array | undefined
     let renewal: ReturnType<typeof setTimeout> | undefined
     /**
      * Asks for a ticket for this client's peer id with the balance's secret (in the body only). The
      * first one spends the price; within the purchase they are free. Returns the refusal, if any.
      */
     const access = async (): Promise<Access | undefined> => {
-      const [{ secret }, wt] = await Promise.all([readerBalance(), webtorrent()])
+      const [{ secret }, wt, { publicKey }] = await Promise.all([readerBalance(), webtorrent(), key()])
       const res = await fetch(`${magnet.verifier}/torrents/${magnet.infoHash}/access`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret, peerId: wt.peerId })
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret, peerId: wt.peerId, payerKey: base64url(publicKey) })
       })
       const body = await res.json() as Access
       if (!res.ok || !body.ticket) return body
       ticket = body.ticket
+      proof = body.proof ? fromBase64url(body.proof) : proof
       if (body.grantExpiresAt) store.set(`trickle-bought:${magnet.verifier} ${magnet.infoHash}`, String(Date.parse(body.grantExpiresAt)))
       // Renew at half its lifetime (free within the purchase); a failed renewal is tried again sooner.
       const renew = (ms: number) => {
@@ -140,8 +151,16 @@ function main () {
       say(t.connecting)
       const wt = await webtorrent()
       wt.on('error', (err) => say(fill(t.failed, { reason: err.message })))
-      // Paid torrents: the tracker admits this peer id only with a ticket the purchase issued for it.
-      const torrent = wt.add(block.dataset.magnet!, { announce: magnet.trackers, getAnnounceOpts: () => ticket ? { ticket } : {} })
+      // Paid torrents: the tracker admits this peer id only with a ticket the purchase issued for it;
+      // private before the metadata says so, and gated: peers see this tab only once they proved
+      // payment, and it proves its own.
+      const paid = Boolean(magnet.pointer)
+      const torrent = wt.add(block.dataset.magnet!, { announce: magnet.trackers, ...(paid ? { private: true } : {}), getAnnounceOpts: () => ticket ? { ticket } : {} })
+      if (paid) {
+        const { sign } = await key()
+        // Each peer's proof, and each refusal, in the console for whoever debugs a download.
+        gateTorrent(torrent as never, { credentials: () => proof && { proof, sign }, onEvent: (e) => console.debug('trickle proof of payment:', e.kind, e.peer, 'reason' in e ? e.reason : '') })
+      }
       progressBox && (progressBox.hidden = false)
       const noPeers = setTimeout(() => { if (torrent.numPeers === 0) say(t.noPeers) }, 20_000)
       torrent.on('warning', (w) => {
@@ -203,6 +222,8 @@ function main () {
         return
       }
       spend = BigInt(reg.spendAmount ?? 0)
+      // Peers will ask for a proof of payment, signed with a key this browser must be able to make.
+      try { await key() } catch { say(t.noProofKey); button.disabled = false; return }
       const { id } = await readerBalance()
       const get = async () => {
         const refused = await access()
