@@ -12,15 +12,24 @@ export const SPEND = 'test-spend-token'
 export const adminAuth = { authorization: `Bearer ${ADMIN}` }
 export const spendAuth = { authorization: `Bearer ${SPEND}` }
 
+/** Ports handed out lately: the kernel may give a just-closed port to the next bind(0) again. */
+const handedOut = new Set<number>()
+
 export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer()
+      srv.once('error', reject)
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as { port: number }
+        srv.close(() => resolve(port))
+      })
     })
-  })
+    if (handedOut.has(port)) continue
+    handedOut.add(port)
+    if (handedOut.size > 1000) handedOut.delete(handedOut.values().next().value!)
+    return port
+  }
 }
 
 export interface Built {

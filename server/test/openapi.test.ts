@@ -13,7 +13,7 @@ test('OpenAPI: every route is described with its request and response schemas', 
     'post /balances/{id}:creditReceipt', 'post /balances/{id}:spend', 'get /balances/{id}', 'post /verify',
     'post /proxies', 'get /proxies', 'get /proxies/{id}', 'delete /proxies/{id}', 'get /p/{id}', 'get /health',
     'post /sealed/keys', 'get /sealed/price', 'post /sealed/sites',
-    'get /announce', 'get /scrape', 'post /torrents', 'post /torrents/{infoHash}/access', 'get /torrents', 'get /torrents/{infoHash}', 'delete /torrents/{infoHash}',
+    'get /announce', 'get /scrape', 'post /torrents', 'post /torrents/{infoHash}/access', 'get /torrents/proof-key', 'post /torrents/{infoHash}/seeder-proof', 'get /torrents', 'get /torrents/{infoHash}', 'delete /torrents/{infoHash}',
     'post /pull', 'post /pull/tokens', 'get /pull', 'get /pull/{id}', 'patch /pull/{id}', 'post /pull/{id}', 'delete /pull/{id}'
   ]
   const found = Object.entries(doc.paths as Record<string, Record<string, unknown>>)

@@ -50,7 +50,7 @@ test('trickle seed registers and lets the companion seed; trickle download pays,
   assert.match(seeded.stdout, /Registered "album\.zip" for 1\.00 USD/)
   assert.match(seeded.stdout, /The companion seeds it/)
   const magnet = /Magnet: (magnet:\S+)/.exec(seeded.stdout)![1]!
-  assert.match(magnet, /&pa=100&pc=USD&ps=2$/)
+  assert.match(magnet, /&pa=100&pc=USD&ps=2&pk=[A-Za-z0-9_-]{43}$/)
   assert.equal(app.seeder.list().length, 1)
 
   const received = async () => BigInt((await (await fetch(`${url}/wallet/accounts/demo`, { headers: adminAuth })).json() as { received: string }).received)
@@ -120,7 +120,7 @@ test('trickle download refuses a magnet whose tracker, pointer and verifier are 
   const elsewhere = 'http://127.0.0.1:9'
   const id = 'ab'.repeat(16)
   const magnetOf = (tr: string, pp: string, vr: string) =>
-    `magnet:?xt=urn:btih:${'12'.repeat(20)}&dn=album.zip&xl=1000&tr=${encodeURIComponent(tr)}&pp=${encodeURIComponent(pp)}&vr=${encodeURIComponent(vr)}&pa=100&pc=USD&ps=2`
+    `magnet:?xt=urn:btih:${'12'.repeat(20)}&dn=album.zip&xl=1000&tr=${encodeURIComponent(tr)}&pp=${encodeURIComponent(pp)}&vr=${encodeURIComponent(vr)}&pa=100&pc=USD&ps=2&pk=O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik`
   const reader = { TRICKLE_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'trickle-cli-reader-')) }
   t.after(() => rmSync(reader.TRICKLE_DATA_DIR, { recursive: true, force: true }))
 

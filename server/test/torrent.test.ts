@@ -159,7 +159,7 @@ test('magnet links carry pp, vr and the price, and decode back exactly', async (
   const magnet = magnetOf(created)
   assert.match(magnet, /^magnet:\?xt=urn:btih:[0-9a-f]{40}&dn=/)
   assert.match(magnet, /&pp=http%3A%2F%2F127\.0\.0\.1%3A3000%2Fp%2F0123/)
-  assert.match(magnet, /&vr=http%3A%2F%2F127\.0\.0\.1%3A3000&pa=100&pc=USD&ps=2$/)
+  assert.match(magnet, /&vr=http%3A%2F%2F127\.0\.0\.1%3A3000&pa=100&pc=USD&ps=2&pk=O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik$/)
   assert.deepEqual(decodeMagnet(magnet), { infoHash: created.infoHash, name: 'my guide (v2)+.pdf', length: 20_000, trackers: [announce], license })
 
   const free = encodeMagnet({ infoHash: 'A'.repeat(40), trackers: [] })
@@ -178,15 +178,15 @@ test('decodeMagnet refuses malformed links with clear errors', () => {
     ['magnet:?dn=x', /exactly one xt=urn:btih/],
     [`magnet:?xt=urn:btih:${'a'.repeat(40)}&xt=urn:btih:${'b'.repeat(40)}`, /exactly one xt/],
     ['magnet:?xt=urn:btih:xyz', /40 hex or 32 base32/],
-    [`${base}&pa=1.5&pc=USD&ps=2`, /magnet license\.amount must be a whole number/],
-    [`${base}&pa=-1&pc=USD&ps=2`, /magnet license\.amount must be a whole number/],
-    [`${base}&pa=100&pc=USD&ps=two`, /magnet license\.assetScale must be an integer from 0 to 255, got "two"/],
-    [`${base}&pa=100&pc=USD&ps=999`, /assetScale must be an integer from 0 to 255/],
+    [`${base}&pa=1.5&pc=USD&ps=2&pk=O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik`, /magnet license\.amount must be a whole number/],
+    [`${base}&pa=-1&pc=USD&ps=2&pk=O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik`, /magnet license\.amount must be a whole number/],
+    [`${base}&pa=100&pc=USD&ps=two&pk=O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik`, /magnet license\.assetScale must be an integer from 0 to 255, got "two"/],
+    [`${base}&pa=100&pc=USD&ps=999&pk=O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik`, /assetScale must be an integer from 0 to 255/],
     [`${base}&pa=100&pc=USD`, /partial license: missing ps/],
-    [`${base}&pa=100&pa=200&pc=USD&ps=2`, /2 "pa" parameters/],
+    [`${base}&pa=100&pa=200&pc=USD&ps=2&pk=O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik`, /2 "pa" parameters/],
     [`magnet:?xt=urn:btih:${'a'.repeat(40)}&xl=12.5`, /xl \(length\) must be a whole number/],
     [`magnet:?xt=urn:btih:${'a'.repeat(40)}&tr=udp%3A%2F%2Fx%3A1`, /tr #1 must be a ws, wss, http or https tracker URL/],
-    [`magnet:?xt=urn:btih:${'a'.repeat(40)}&pp=ftp%3A%2F%2Fx&vr=http%3A%2F%2Fv&pa=1&pc=USD&ps=2`, /magnet license\.paymentPointer/]
+    [`magnet:?xt=urn:btih:${'a'.repeat(40)}&pp=ftp%3A%2F%2Fx&vr=http%3A%2F%2Fv&pa=1&pc=USD&ps=2&pk=O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik`, /magnet license\.paymentPointer/]
   ]
   for (const [uri, message] of cases) refuses(() => decodeMagnet(uri), message)
   refuses(() => encodeMagnet({ infoHash: 'nothex', trackers: [] }), /40 hex digits/)

@@ -20,7 +20,7 @@ fixtureTests(fileURLToPath(new URL('./fixtures', import.meta.url)), 'input.md', 
   String(await process(md, md.includes('pc=EUR') ? { locale: 'de', labels: { button: 'Bezahlen und herunterladen' } } : undefined)))
 
 test('name, size and price come from the magnet, money as integers', async () => {
-  const html = String(await process('::download{magnet="magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=a.zip&xl=2500000&tr=ws%3A%2F%2Fh%2Fannounce&pp=https%3A%2F%2Fh%2Fp%2Fx&vr=https%3A%2F%2Fh&pa=12345678901234567890&pc=XRP&ps=9"}'))
+  const html = String(await process('::download{magnet="magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=a.zip&xl=2500000&tr=ws%3A%2F%2Fh%2Fannounce&pp=https%3A%2F%2Fh%2Fp%2Fx&vr=https%3A%2F%2Fh&pa=12345678901234567890&pc=XRP&ps=9&pk=O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik"}'))
   assert.match(html, /data-trickle-download-name="">a\.zip</)
   assert.match(html, /data-bytes="2500000">2\.5 MB</)
   assert.match(html, /data-amount="12345678901234567890"/, 'no precision lost above 2^53')
