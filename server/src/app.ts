@@ -24,6 +24,8 @@ import verifierPlugin from './verifier/plugin.ts'
 import verifierRoutes from './verifier/routes.ts'
 import walletPlugin from './wallet/plugin.ts'
 import walletRoutes from './wallet/routes.ts'
+import openPaymentsPlugin from './open-payments/plugin.ts'
+import openPaymentsRoutes from './open-payments/routes.ts'
 
 export const VERSION = '0.1.0'
 
@@ -173,6 +175,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     rateLimitPerMinute: config.rateLimitPerMinute
   })
   await app.register(walletPlugin, { publicUrl: config.publicUrl })
+  await app.register(openPaymentsPlugin, { publicUrl: config.publicUrl, ...(opts.now ? { now: opts.now } : {}) })
   await app.register(verifierPlugin, { publicUrl: config.publicUrl, ttlSeconds: config.receiptTtlSeconds, now: opts.now })
   await app.register(receiversPlugin, { publicUrl: config.publicUrl })
   await app.register(pullPlugin, { publicUrl: config.publicUrl, signingKey: config.pullSigningKey, rates: config.pullRates, webhookBackoffMs: config.pullWebhookBackoffMs, now: opts.now })
@@ -189,6 +192,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(seederPlugin, { publicUrl: config.publicUrl, seeds: config.seeds, pointer: config.seedPointer, webrtc: config.seedWebrtc, host: config.seedHost, torrentPort: config.seedPort })
   await app.register(sealedPlugin, { sealSecret: config.sealSecret, grantTtlSeconds: config.sealGrantTtlSeconds, now: opts.now })
   await app.register(walletRoutes)
+  await app.register(openPaymentsRoutes)
   await app.register(verifierRoutes)
   await app.register(sealedRoutes)
   await app.register(trackerRoutes)

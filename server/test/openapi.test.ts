@@ -14,7 +14,10 @@ test('OpenAPI: every route is described with its request and response schemas', 
     'post /proxies', 'get /proxies', 'get /proxies/{id}', 'delete /proxies/{id}', 'get /p/{id}', 'get /health',
     'post /sealed/keys', 'get /sealed/price', 'post /sealed/sites',
     'get /announce', 'get /scrape', 'post /torrents', 'post /torrents/{infoHash}/access', 'get /torrents/proof-key', 'post /torrents/{infoHash}/seeder-proof', 'get /torrents', 'get /torrents/{infoHash}', 'delete /torrents/{infoHash}',
-    'post /pull', 'post /pull/tokens', 'get /pull', 'get /pull/{id}', 'patch /pull/{id}', 'post /pull/{id}', 'delete /pull/{id}'
+    'post /pull', 'post /pull/tokens', 'get /pull', 'get /pull/{id}', 'patch /pull/{id}', 'post /pull/{id}', 'delete /pull/{id}',
+    'get /wallet/{name}/jwks.json', 'post /wallet/accounts/{name}/keys',
+    'post /op/auth', 'post /op/auth/continue/{id}', 'delete /op/auth/continue/{id}', 'post /op/auth/token/{id}', 'delete /op/auth/token/{id}',
+    'post /op/incoming-payments', 'get /op/incoming-payments', 'get /op/incoming-payments/{id}', 'post /op/incoming-payments/{id}/complete'
   ]
   const found = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
     .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`))

@@ -18,24 +18,11 @@ import { privateClientOptions } from '../src/seeder/service.ts'
 import { base64url, decodeProof, encodeProof, newPayerKey, type PayerKey } from '../../theme/assets/ts/proof/codec.ts'
 import { gateTorrent, type GateEvent } from '../../theme/assets/ts/proof/gate.ts'
 import { build } from './helper.ts'
+import { client, seeding, tempDir } from './peer-helper.ts'
 import { newReader, paidClient, payAndCredit } from './tracker-helper.ts'
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function tempDir (t: TestContext): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'trickle-proof-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** webtorrent as anyone installs it, minus what would reach outside this machine. */
-function client (t: TestContext, opts: ConstructorParameters<typeof WebTorrent>[0] = {}): WebTorrent {
-  const c = new WebTorrent({ dht: false, lsd: false, natUpnp: false, natPmp: false, utp: false, ...opts })
-  c.on('error', () => {})
-  t.after(() => new Promise<void>((resolve) => { c.destroy(() => resolve()) }))
-  return c
-}
 
 interface Probe { ready: boolean, downloaded: number, wires: number, closed: number, events: GateEvent[] }
 
@@ -54,24 +41,6 @@ async function probe (c: WebTorrent, dir: string, infoHash: string, port: number
   torrent.addPeer(`127.0.0.1:${port}`)
   await Promise.race([once(torrent, 'done'), sleep(ms)])
   return { torrent, ready: torrent.ready, downloaded: torrent.downloaded, wires, closed, events }
-}
-
-/** A companion seeding one paid and one free file over TCP. */
-async function seeding (t: TestContext) {
-  const dir = tempDir(t)
-  const paidFile = path.join(dir, 'album.flac')
-  const freeFile = path.join(dir, 'sample.txt')
-  const data = randomBytes(1024 * 1024 + 777)
-  writeFileSync(paidFile, data)
-  writeFileSync(freeFile, randomBytes(40_000))
-  const built = await build(t, { TRICKLE_SEED: `${paidFile}=100 USD/2,${freeFile}=free`, TRICKLE_SEED_WEBRTC: 'false' })
-  await built.app.seeder.started()
-  const torrents = await (await fetch(`${built.url}/torrents`)).json() as Array<{ infoHash: string, name: string, magnet: string, license?: { proofKey: string } }>
-  const paid = torrents.find((x) => x.name === 'album.flac')!
-  const free = torrents.find((x) => x.name === 'sample.txt')!
-  const port = built.app.seeder.port()
-  assert.ok(port > 0)
-  return { ...built, dir, data, paid, free, port }
 }
 
 test('a stranger who knows the seeder\'s port gets no metadata and no byte of a paid torrent, though a free one on the same port downloads', async (t) => {

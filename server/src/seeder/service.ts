@@ -19,7 +19,7 @@ import type WebTorrent from 'webtorrent'
 import type { Torrent } from 'webtorrent'
 import { parseTorrent, TorrentError, type ParsedTorrent } from '../torrent/license.ts'
 import { installEndOfCandidatesFix } from './webrtc-fix.ts'
-import { gateTorrent, type GateEvent } from '../../../theme/assets/ts/proof/gate.ts'
+import { capMessageLength, gateTorrent, type GateEvent } from '../../../theme/assets/ts/proof/gate.ts'
 import { payerKeyFromSeed, type PayerKey } from '../../../theme/assets/ts/proof/codec.ts'
 
 export const SeederError = {
@@ -236,6 +236,8 @@ export function createSeeder (deps: SeederDeps): SeederService {
         // announce.
         getAnnounceOpts: () => ({ numwant: 0, ...(token ? { seeder_token: token } : {}) })
       })
+      // Every wire, free torrents' too: no message longer than a block (bittorrent-protocol has no limit).
+      torrent.on('wire', (wire: Parameters<typeof capMessageLength>[0]) => capMessageLength(wire))
       if (parsed.license) {
         if (req.proof) proofs.set(parsed.infoHash, req.proof)
         gateTorrent(torrent as never, {

@@ -61,20 +61,18 @@ export function createSupervisedSeeder (deps: SeederDeps): SeederService {
       pending.clear()
       if (closed || seeded.size === 0) return
       // A process that dies as it starts (a broken install, a file that crashes WebTorrent) must not be
-      // restarted in a tight loop: wait a second each time, and give up after five deaths in a minute.
+      // restarted in a tight loop: wait a second each time, and after five deaths in a minute half a
+      // minute. It is never given up for good: a peer able to crash it would otherwise stop all seeding.
       const now = Date.now()
       exits = [...exits.filter((t) => t > now - 60_000), now]
-      if (exits.length >= 5) {
-        log.error({ code, signal, seeds: seeded.size }, 'the seeder process keeps exiting: not starting it again until the next seed request')
-        return
-      }
-      log.error({ code, signal, seeds: seeded.size }, 'the seeder process exited; seeding again in a new one')
+      const delay = exits.length >= 5 ? 30_000 : 1000
+      log.error({ code, signal, seeds: seeded.size, restartInMs: delay }, exits.length >= 5 ? 'the seeder process keeps exiting; starting it again in 30 s' : 'the seeder process exited; seeding again in a new one')
       setTimeout(() => {
         if (closed || child) return
         for (const request of seeded.values()) {
           void seed(request).then((r) => { if ('error' in r) log.error({ error: r.error, detail: r.message }, 'could not seed again') })
         }
-      }, 1000).unref()
+      }, delay).unref()
     })
     return c
   }

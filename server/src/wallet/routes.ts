@@ -20,6 +20,10 @@ const Spsp = Type.Object({
   receipts_enabled: Type.Boolean({ description: 'true when the query carried Receipt-Nonce and Receipt-Secret' })
 })
 const Base64 = (bytes: number) => Type.String({ description: `base64 of ${bytes} bytes` })
+const WalletAddress = Type.Object({
+  id: Type.String(), publicName: Type.String(), assetCode: Type.String(), assetScale: Type.Integer(),
+  authServer: Type.String(), resourceServer: Type.String()
+}, { description: 'Open Payments wallet address (Accept: application/json)' })
 
 const walletRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const fail = (reply: Parameters<typeof sendError>[0], e: WalletError) => sendError(reply, walletErrorStatus[e], e, walletErrorMessage[e])
@@ -28,18 +32,25 @@ const walletRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/wallet/:name', {
     schema: {
       tags: ['wallet'],
-      summary: 'SPSP query for a wallet account (its payment pointer)',
-      description: 'With `Accept: application/spsp4+json`. When the query carries Receipt-Nonce and Receipt-Secret (as a receipt verifier adds them), every fulfilled packet carries a STREAM receipt (RFC 0039).',
+      summary: 'A wallet account: its Open Payments wallet address, or an SPSP query (its payment pointer)',
+      description: 'With `Accept: application/json`: the Open Payments wallet address (id, publicName, asset, authServer, resourceServer), as the Web Monetization extension reads it. With `Accept: application/spsp4+json`: SPSP; when the query carries Receipt-Nonce and Receipt-Secret (as a receipt verifier adds them), every fulfilled packet carries a STREAM receipt (RFC 0039).',
       params: Type.Object({ name: AccountName }),
       headers: Type.Object({
         accept: Type.Optional(Type.String()),
         'receipt-nonce': Type.Optional(Base64(16)),
         'receipt-secret': Type.Optional(Base64(32))
       }),
-      response: { 200: Spsp, 400: errorRef, 404: errorRef, 406: errorRef }
+      response: { 200: Type.Union([Spsp, WalletAddress]), 400: errorRef, 404: errorRef, 406: errorRef }
     }
   }, async (req, reply) => {
-    if (!/application\/spsp4\+json|\*\/\*/.test(req.headers.accept ?? '')) {
+    const accept = req.headers.accept ?? ''
+    if (/application\/json/.test(accept) && !/application\/spsp4\+json/.test(accept)) {
+      const address = await app.openPayments.walletAddress(req.params.name)
+      if ('error' in address) return sendError(reply, 404, 'unknown_account', address.description)
+      reply.header('cache-control', 'max-age=60').header('access-control-allow-origin', '*')
+      return address
+    }
+    if (!/application\/spsp4\+json|\*\/\*/.test(accept)) {
       return sendError(reply, 406, 'not_spsp_request', 'SPSP queries must accept application/spsp4+json')
     }
     const nonceText = req.headers['receipt-nonce']

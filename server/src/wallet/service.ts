@@ -38,7 +38,18 @@ export interface WalletService {
   pointerOf (name: string): string
   /** The asset this wallet receives in (from ILDCP): receipts and balances count in it */
   asset (): { code: string, scale: number }
+  /** Where to pay Open Payments incoming payment `uuid` over STREAM (a fresh address and secret each time). */
+  incomingPaymentMethod (uuid: string): { ilpAddress: string, sharedSecret: string }
+  /** Who records money for incoming payments (the Open Payments resource server), set once at start. */
+  receiveIncomingPayments (receiver: IncomingPaymentReceiver): void
   close (): Promise<void>
+}
+
+export interface IncomingPaymentReceiver {
+  /** Records a packet's amount for incoming payment `uuid` and returns its account, or throws (rejected). */
+  receive (uuid: string, amount: bigint): Promise<string>
+  /** What the payment can still take (its incoming amount less what it received); 0 when it takes nothing. */
+  room (uuid: string): Promise<bigint>
 }
 
 export interface WalletDeps {
@@ -60,14 +71,23 @@ export async function createWalletService (deps: WalletDeps): Promise<WalletServ
   // never deleted, so a tag that opened to a known account is remembered (the oldest forgotten first).
   const knownTags = new Map<string, string>()
   const KNOWN_TAGS_MAX = 10_000
+  // Incoming payments' tags are `ip:{uuid}`: each packet is recorded against the payment before it is
+  // fulfilled, so a payment that is complete, expired or full refuses the money instead of keeping it.
+  let incomingPayments: IncomingPaymentReceiver | undefined
   const server: StreamServer = await createServer({
     plugin,
     serverSecret,
     // Refuse money whose tag does not open to a known account before fulfilling it, so nothing is
     // received that no account would show.
-    shouldFulfill: async (_amount, _packetId, tag) => {
+    shouldFulfill: async (amount, _packetId, tag) => {
       if (tag !== undefined && knownTags.has(tag)) return
       const account = openConnectionTag(tagKey, tag)
+      if (account?.startsWith('ip:')) {
+        if (!incomingPayments) throw new Error('no incoming payments here')
+        const owner = await incomingPayments.receive(account.slice(3), BigInt(amount.toString()))
+        await deps.store.addReceived(owner, BigInt(amount.toString()))
+        return
+      }
       if (account === undefined || (await deps.store.getAccount(account)) === undefined) {
         throw new Error('unknown wallet account')
       }
@@ -81,6 +101,12 @@ export async function createWalletService (deps: WalletDeps): Promise<WalletServ
     const account = openConnectionTag(tagKey, connection.connectionTag)
     if (account === undefined) return
     connection.on('stream', (stream: DataAndMoneyStream) => {
+      if (account.startsWith('ip:')) {
+        // STREAM flow control: the sender learns what the incoming payment can still take and sends no
+        // more (the money itself is recorded as it is fulfilled, in shouldFulfill above).
+        void incomingPayments?.room(account.slice(3)).then((room) => { stream.setReceiveMax(room > BigInt(U64_MAX) ? U64_MAX : room.toString()) }, () => {})
+        return
+      }
       stream.setReceiveMax(U64_MAX)
       stream.on('money', (amount: string) => {
         deps.store.addReceived(account, BigInt(amount)).then((total) => {
@@ -132,6 +158,11 @@ export async function createWalletService (deps: WalletDeps): Promise<WalletServ
     },
     pointerOf,
     asset: () => ({ code: server.assetCode, scale: server.assetScale }),
+    incomingPaymentMethod (uuid) {
+      const { destinationAccount, sharedSecret } = server.generateAddressAndSecret({ connectionTag: sealConnectionTag(tagKey, `ip:${uuid}`) })
+      return { ilpAddress: destinationAccount, sharedSecret: sharedSecret.toString('base64url') }
+    },
+    receiveIncomingPayments (receiver) { incomingPayments = receiver },
     async close () {
       // server.close() stalls for ~30 s when clients already left (seen with ilp-protocol-stream 2.7);
       // disconnecting the plugin ends every connection at once.

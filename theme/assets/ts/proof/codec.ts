@@ -196,7 +196,10 @@ export const Refusal = {
   BadAnswer: 5,
   NoExtension: 6,
   Timeout: 7,
-  NoLicenseKey: 8
+  NoLicenseKey: 8,
+  /** The peer claims this client's own peer id, or presents this client's own key: a reflection */
+  Reflection: 9,
+  TooLarge: 10
 } as const
 export type RefusalCode = typeof Refusal[keyof typeof Refusal]
 export const refusalName = (code: number): string => Object.entries(Refusal).find(([, v]) => v === code)?.[0] ?? `code ${code}`

@@ -12,6 +12,12 @@
 // nothing to give anyway). A proof stops counting at its expiry: the peer is choked and challenged
 // again, and keeps its place by answering with a renewed one.
 //
+// Who answers first: the side that opened the connection (sent the first BitTorrent handshake) answers
+// challenges at once; the side that accepted it answers only once it has admitted the other. A peer in
+// the middle, claiming to each side the other's peer id, would need one of them to dial it, which only
+// a peer the tracker lists (a paying one) is. A peer that claims this client's own peer id, or
+// presents this client's own key, is reflecting its challenge back at it and is refused.
+//
 // Isomorphic; the types below are the few members of WebTorrent and bittorrent-protocol it touches.
 import {
   bytesToHex, challengeSignedBytes, decodeMessage, decodeProof, encodeMessage, fromBase64url,
@@ -40,6 +46,29 @@ export interface GateWire {
   haveNone?: () => void
   ut_metadata?: { _onRequest (piece: number): void }
   [EXTENSION_NAME]?: unknown
+  /** bittorrent-protocol: whether our handshake went out (before the peer's came in: we dialled) */
+  _handshakeSent?: boolean
+  /** bittorrent-protocol: reads each message's 4-byte length */
+  _onMessageLength?: (buffer: Uint8Array) => void
+}
+
+/**
+ * The longest BitTorrent message a Trickle client takes: a 128 KiB block (WebTorrent's largest
+ * request) with its header, or a bitfield of a million pieces, with room. bittorrent-protocol has no
+ * limit and copies its whole buffer for every chunk, so one peer announcing a 2 GiB message slowed a
+ * seeder for everyone; such a peer is dropped.
+ */
+export const MAX_MESSAGE_LENGTH = 2 * 1024 * 1024
+
+/** Drops a peer whose next message would be longer than `max`. Any wire, free torrents' too. */
+export function capMessageLength (wire: GateWire, max = MAX_MESSAGE_LENGTH): void {
+  const read = wire._onMessageLength
+  if (typeof read !== 'function') return
+  wire._onMessageLength = function (this: GateWire, buffer: Uint8Array) {
+    const length = ((buffer[0]! << 24) >>> 0) + (buffer[1]! << 16) + (buffer[2]! << 8) + buffer[3]!
+    if (length > max) { wire.destroy(); return }
+    read.call(this, buffer)
+  }
 }
 
 export interface GateTorrent {
@@ -110,6 +139,10 @@ function gateWire (torrent: GateTorrent, wire: GateWire, opts: GateOptions): voi
   const queuedMetadata: number[] = []
   let nonce: Uint8Array | undefined
   let checking = false
+  /** We sent the first handshake (we dialled): we answer challenges at once, else after admitting */
+  let initiator = false
+  /** A challenge that waits for our admission of the peer */
+  let unanswered: Uint8Array | undefined
   let timer: ReturnType<typeof setTimeout> | undefined
   let closed = false
 
@@ -155,6 +188,7 @@ function gateWire (torrent: GateTorrent, wire: GateWire, opts: GateOptions): voi
     }
     if (metadataRequest) for (const piece of queuedMetadata.splice(0)) metadataRequest(piece)
     if (wire.peerInterested) send.unchoke()
+    if (unanswered) { const waiting = unanswered; unanswered = undefined; void answer(waiting).catch(() => {}) }
     // The proof ends: choke, and ask again (a paying reader renews its proof before then).
     arm(Math.max(0, expiresAt * 1000 - now()), () => {
       admitted = false
@@ -177,6 +211,9 @@ function gateWire (torrent: GateTorrent, wire: GateWire, opts: GateOptions): voi
       if (!key) return refuse(Refusal.NoLicenseKey)
       if (proof.expiresAt * 1000 <= now()) return refuse(Refusal.Expired)
       if (!(await proofSignatureValid(proof, key))) return refuse(Refusal.Forged)
+      // Our own key coming back is our own answer, reflected.
+      const own = opts.credentials?.()
+      if (own && sameBytes(decodeProof(own.proof)?.payerKey, proof.payerKey)) return refuse(Refusal.Reflection)
       const signed = challengeSignedBytes(torrent.infoHash, sent, torrent.client.peerId, wire.peerId ?? '')
       if (!(await verifyEd25519(proof.payerKey, answer, signed))) return refuse(Refusal.BadAnswer)
       if (closed) return
@@ -191,22 +228,28 @@ function gateWire (torrent: GateTorrent, wire: GateWire, opts: GateOptions): voi
 
   async function answer (challengeNonce: Uint8Array) {
     const credentials = opts.credentials?.()
-    if (!credentials || !wire.peerId) return
+    if (!credentials || !wire.peerId || wire.peerId === torrent.client.peerId) return
+    if (!initiator && !admitted) { unanswered = challengeNonce; return }
     const signed = challengeSignedBytes(torrent.infoHash, challengeNonce, wire.peerId, torrent.client.peerId)
     const signature = await credentials.sign(signed)
     if (!closed && !wire.destroyed) wire.extended(EXTENSION_NAME, encodeMessage({ type: 'proof', proof: credentials.proof, answer: signature }))
   }
 
+  // Everything below runs inside bittorrent-protocol's stream write: a throw would end the process.
   class TrickleExtension {
-    onExtendedHandshake () { challenge() }
+    onExtendedHandshake () { try { if (!closed) challenge() } catch { refuse(Refusal.Malformed) } }
     onMessage (buf: Uint8Array) {
-      const m = decodeMessage(buf)
-      if (!m) return refuse(Refusal.Malformed)
-      switch (m.type) {
-        case 'challenge': void answer(m.nonce).catch(() => {}); break
-        case 'proof': void check(m.proof, m.answer); break
-        case 'accepted': opts.onEvent?.({ kind: 'accepted-by', peer: peer() }); break
-        case 'refused': opts.onEvent?.({ kind: 'refused-by', peer: peer(), reason: refusalName(m.code) }); break
+      try {
+        const m = decodeMessage(buf)
+        if (!m) return refuse(Refusal.Malformed)
+        switch (m.type) {
+          case 'challenge': void answer(m.nonce).catch(() => {}); break
+          case 'proof': void check(m.proof, m.answer); break
+          case 'accepted': opts.onEvent?.({ kind: 'accepted-by', peer: peer() }); break
+          case 'refused': opts.onEvent?.({ kind: 'refused-by', peer: peer(), reason: refusalName(m.code) }); break
+        }
+      } catch {
+        refuse(Refusal.Malformed)
       }
     }
   }
@@ -214,11 +257,26 @@ function gateWire (torrent: GateTorrent, wire: GateWire, opts: GateOptions): voi
   wire.use(TrickleExtension)
 
   // A peer whose extended handshake does not name lt_trickle can never prove: drop it now.
-  wire.on('extended', (ext: string, handshake: { m?: Record<string, unknown> }) => {
-    if (ext === 'handshake' && !(handshake?.m && EXTENSION_NAME in handshake.m)) refuse(Refusal.NoExtension)
+  wire.on('extended', (ext: unknown, handshake: unknown) => {
+    if (ext !== 'handshake') return
+    const m = typeof handshake === 'object' && handshake !== null ? (handshake as { m?: unknown }).m : undefined
+    if (typeof m !== 'object' || m === null || !Object.prototype.hasOwnProperty.call(m, EXTENSION_NAME)) refuse(Refusal.NoExtension)
   })
+  capMessageLength(wire)
+  // At the 'wire' event the peer's handshake is in and ours has gone out only if we dialled
+  // (WebTorrent answers an incoming handshake right after this event).
+  initiator = wire._handshakeSent === true
+  // Our own peer id from the other end: our challenge would come back to us to answer.
+  if (wire.peerId === torrent.client.peerId) refuse(Refusal.Reflection)
   arm(timeoutMs, () => refuse(Refusal.Timeout))
   wire.once('close', () => { closed = true; clearTimeout(timer); queuedMetadata.length = 0 })
+}
+
+function sameBytes (a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (!a || a.length !== b.length) return false
+  let diff = 0
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!
+  return diff === 0
 }
 
 export { bytesToHex }
