@@ -26,6 +26,7 @@ import walletPlugin from './wallet/plugin.ts'
 import walletRoutes from './wallet/routes.ts'
 import openPaymentsPlugin from './open-payments/plugin.ts'
 import openPaymentsRoutes from './open-payments/routes.ts'
+import incomingPaymentsPlugin from './incoming-payments/plugin.ts'
 
 export const VERSION = '0.1.0'
 
@@ -178,6 +179,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(openPaymentsPlugin, { publicUrl: config.publicUrl, ...(opts.now ? { now: opts.now } : {}) })
   await app.register(verifierPlugin, { publicUrl: config.publicUrl, ttlSeconds: config.receiptTtlSeconds, now: opts.now })
   await app.register(receiversPlugin, { publicUrl: config.publicUrl })
+  await app.register(incomingPaymentsPlugin, { ...(config.opClientWallet ? { clientWallet: config.opClientWallet } : {}), ...(opts.now ? { now: opts.now } : {}) })
   await app.register(pullPlugin, { publicUrl: config.publicUrl, signingKey: config.pullSigningKey, rates: config.pullRates, webhookBackoffMs: config.pullWebhookBackoffMs, now: opts.now })
   await app.register(trackerPlugin, {
     publicUrl: config.publicUrl,

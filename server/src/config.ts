@@ -62,6 +62,7 @@ export const SETTINGS = [
   { env: 'TRICKLE_SEED_PRICE', kind: 'string', default: '', description: 'Price of each `TRICKLE_SEED` file without its own, as `AMOUNT CODE/SCALE` (`100 USD/2` is 1.00 USD), or `free`.' },
   { env: 'TRICKLE_SEED_POINTER', kind: 'string', default: '', description: 'Payment pointer that seeded files are paid to (a proxy pointer is registered for it). Default: the demo account\'s proxy pointer.' },
   { env: 'TRICKLE_SEED_WEBRTC', kind: 'boolean', default: 'true', description: 'Seed to browsers over WebRTC (node-datachannel) as well as over TCP.' },
+  { env: 'TRICKLE_OP_CLIENT_WALLET', kind: 'string', default: '', description: 'Wallet address the companion identifies as when it reads incoming payments at creators\' wallets (add its key, GET /op/client-key, there as a developer key). Unset: a directed identity (its key in each grant request), which the embedded wallet and Rafiki 2.4+ accept.' },
   { env: 'TRICKLE_SEED_HOST', kind: 'string', default: '', description: 'Interface the seeder\'s BitTorrent TCP port listens on. Default: `HOST`. Peers must reach it for TCP downloads; it serves paid torrents only to peers that present a proof of payment.' },
   { env: 'TRICKLE_SEED_PORT', kind: 'integer', default: '0', description: 'The seeder\'s BitTorrent TCP port; 0 picks a free one at each start.' },
   { env: 'TRICKLE_SEAL_SECRET', kind: 'string', default: '', description: 'Base64 secret (32 bytes or more) from which the keys of sealed exclusive sections derive; the sealing step (`trickle-seal`) needs the same. Generated and kept when unset.' },
@@ -111,6 +112,7 @@ export interface Config {
   seedPointer?: string
   seedWebrtc: boolean
   seedHost: string
+  opClientWallet?: string
   seedPort: number
   sealSecret?: Buffer
   sealGrantTtlSeconds: number
@@ -266,6 +268,7 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
     seedPointer: optional('TRICKLE_SEED_POINTER'),
     seedWebrtc: flag('TRICKLE_SEED_WEBRTC'),
     seedHost: read(env, 'TRICKLE_SEED_HOST') || read(env, 'HOST'),
+    opClientWallet: optional('TRICKLE_OP_CLIENT_WALLET'),
     seedPort: integer(env, 'TRICKLE_SEED_PORT', 0, 65535),
     sealSecret,
     sealGrantTtlSeconds: integer(env, 'TRICKLE_SEAL_GRANT_TTL', 0, 30 * 24 * 3600),

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import type {
-  CreditReceiptInput, CreditReceiptResult, NonceRecord, ProxyRecord, SpendResult, Store, WalletAccount
+  CreditIncomingPaymentResult, CreditReceiptInput, CreditReceiptResult, NonceRecord, ProxyRecord, SpendResult, Store, WalletAccount
 } from './types.ts'
 
 // Receipt high-water marks are keyed by the nonce's issue order (`nonces.seq`), not by the nonce
@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS receipt_marks (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS balances (
   id TEXT NOT NULL, receiver TEXT NOT NULL, amount TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (id, receiver)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS incoming_payment_credits (
+  incoming_payment TEXT PRIMARY KEY, balance_id TEXT NOT NULL, receiver TEXT NOT NULL, credited TEXT NOT NULL, updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS grants (
   balance_id TEXT NOT NULL, grant_key TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (balance_id, grant_key)
@@ -154,6 +157,8 @@ export function openSqliteStore (file: string): SqliteStore {
     balanceList: arrays('SELECT receiver, amount FROM balances WHERE id = ? ORDER BY receiver'),
     grantGet: arrays('SELECT expires_at FROM grants WHERE balance_id = ? AND grant_key = ?'),
     grantPut: db.prepare('INSERT INTO grants (balance_id, grant_key, expires_at) VALUES (?, ?, ?) ON CONFLICT (balance_id, grant_key) DO UPDATE SET expires_at = excluded.expires_at'),
+    ipCreditGet: db.prepare('SELECT balance_id, receiver, credited FROM incoming_payment_credits WHERE incoming_payment = ?'),
+    ipCreditPut: db.prepare('INSERT INTO incoming_payment_credits (incoming_payment, balance_id, receiver, credited, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (incoming_payment) DO UPDATE SET credited = excluded.credited, updated_at = excluded.updated_at'),
     balancePut: db.prepare('INSERT INTO balances (id, receiver, amount, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id, receiver) DO UPDATE SET amount = excluded.amount, updated_at = excluded.updated_at')
   }
 
@@ -301,6 +306,20 @@ export function openSqliteStore (file: string): SqliteStore {
         const left = balance - amount
         q.balancePut.run(balanceId, receiver, left.toString(), Date.now())
         return { kind: 'spent', balance: left }
+      })
+    },
+    async creditIncomingPayment (input): Promise<CreditIncomingPaymentResult> {
+      return batched((): CreditIncomingPaymentResult => {
+        const row = q.ipCreditGet.get(input.incomingPayment) as Row | undefined
+        if (row && (row.balance_id !== input.balanceId || row.receiver !== input.receiver)) return { kind: 'claimed' }
+        const before = row ? BigInt(row.credited as string) : 0n
+        const balanceBefore = balanceOf(input.balanceId, input.receiver) ?? 0n
+        // receivedAmount only grows; a smaller reading (a stale read) credits nothing.
+        const amount = input.received > before ? input.received - before : 0n
+        if (balanceBefore + amount > input.maxBalance) return { kind: 'balance_overflow', balance: balanceBefore }
+        q.ipCreditPut.run(input.incomingPayment, input.balanceId, input.receiver, (before + amount).toString(), input.now)
+        if (amount > 0n || balanceOf(input.balanceId, input.receiver) === undefined) q.balancePut.run(input.balanceId, input.receiver, (balanceBefore + amount).toString(), input.now)
+        return { kind: 'credited', amount, balance: balanceBefore + amount, credited: before + amount }
       })
     },
     async getBalance (balanceId, receiver) {

@@ -58,6 +58,24 @@ export type CreditReceiptResult =
   | { kind: 'unknown_nonce' }
   | { kind: 'expired_nonce' }
 
+export interface CreditIncomingPaymentInput {
+  /** The incoming payment's URL */
+  incomingPayment: string
+  balanceId: string
+  /** The proxy id the money counts for (the creator wallet the payment reached) */
+  receiver: string
+  /** The payment's receivedAmount now, read from its wallet: only the increase over what was credited counts */
+  received: bigint
+  maxBalance: bigint
+  now: number
+}
+
+export type CreditIncomingPaymentResult =
+  | { kind: 'credited', amount: bigint, balance: bigint, credited: bigint }
+  /** Another balance credited this incoming payment first: it counts for that one only */
+  | { kind: 'claimed' }
+  | { kind: 'balance_overflow', balance: bigint }
+
 export type SpendResult =
   | { kind: 'spent', balance: bigint }
   | { kind: 'unknown_balance' }
@@ -108,6 +126,11 @@ export interface Store {
   creditReceipt (input: CreditReceiptInput): Promise<CreditReceiptResult>
   /** Spends from what the balance holds for `receiver` ('' : money whose receiver is unknown). */
   spend (balanceId: string, amount: bigint, receiver?: string): Promise<SpendResult>
+  /**
+   * Credits what an Open Payments incoming payment received since it was last credited, to the one
+   * balance that first claimed it, in one atomic step (monotone per payment, once across balances).
+   */
+  creditIncomingPayment (input: CreditIncomingPaymentInput): Promise<CreditIncomingPaymentResult>
   /** What the balance holds for `receiver`, or for all receivers together when none is named. */
   getBalance (balanceId: string, receiver?: string): Promise<bigint | undefined>
   /** What the balance holds for each receiver. */

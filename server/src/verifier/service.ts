@@ -36,6 +36,8 @@ export interface VerifierService {
   deregisterProxy (id: string): Promise<true | VerifierError>
   listProxies (): Promise<ProxyView[]>
   getProxy (id: string): Promise<ProxyView | VerifierError>
+  /** The proxy registered for this payment pointer or wallet address, if any (the receiver it stands for). */
+  proxyFor (paymentPointer: string): Promise<ProxyView | undefined>
   /** Forwards an SPSP query to the real receiver with a fresh Receipt-Nonce and Receipt-Secret. */
   querySpsp (proxyId: string, accept: string | undefined): Promise<SpspReply | VerifierError>
   /** Credits what a receipt adds to what the balance holds for the receipt's receiver (its proxy id). */
@@ -180,6 +182,12 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
     },
     async listProxies () {
       return (await deps.store.listProxies()).map(view)
+    },
+    async proxyFor (paymentPointer) {
+      const spspEndpoint = resolvePaymentPointer(paymentPointer)
+      if (!spspEndpoint) return undefined
+      const proxy = await deps.store.getProxy(createHash('sha256').update(spspEndpoint).digest('hex').slice(0, 32))
+      return proxy ? view(proxy) : undefined
     },
     async getProxy (id) {
       const proxy = await deps.store.getProxy(id)

@@ -1,0 +1,162 @@
+// Proof of payment from Open Payments: a reader's page (or the CLI) submits the `incomingPayment` URL
+// of a `monetization` event for its balance; the companion reads it at the creator's wallet,
+// authenticated, and credits what it received to the same balances receipts feed. The event fires
+// before the payment settles (the extension emits it once the outgoing payment is created), so the
+// amount it names proves nothing: only the receiving wallet's receivedAmount does, read here and then
+// polled with backoff until the payment completes or expires.
+//
+// Ownership is checked, not assumed: many wallets share one resource server, so a URL under the
+// creator's resource server could be a cheater's own incoming payment. The read uses a read-all
+// grant scoped with `identifier` to the creator's wallet address, and the payment's `walletAddress`
+// must be that address. Credits are monotone per payment and go to the one balance that claimed it
+// first (a shared or replayed URL credits once). Plain factory; expected failures are values.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Store } from '../store/types.ts'
+import type { VerifierService } from '../verifier/service.ts'
+import type { OpenPaymentsClient } from './client.ts'
+
+export const IncomingPaymentError = {
+  InvalidUrl: 'invalid_incoming_payment',
+  UnknownReceiver: 'unknown_receiver',
+  NotThisWallet: 'not_this_wallet',
+  AssetMismatch: 'asset_mismatch',
+  Unreachable: 'wallet_unreachable',
+  Claimed: 'incoming_payment_claimed',
+  BalanceOverflow: 'balance_overflow'
+} as const
+export type IncomingPaymentError = typeof IncomingPaymentError[keyof typeof IncomingPaymentError]
+
+export const incomingPaymentErrorStatus: { [E in IncomingPaymentError]: number } = {
+  invalid_incoming_payment: 400, unknown_receiver: 404, not_this_wallet: 403, asset_mismatch: 409, wallet_unreachable: 502, incoming_payment_claimed: 409, balance_overflow: 409
+}
+
+export interface IncomingPaymentCredit {
+  /** Credited by this request */
+  credited: bigint
+  /** What the balance holds for the receiver now */
+  balance: bigint
+  receiver: string
+  receivedAmount: bigint
+  completed: boolean
+  /** The companion keeps reading it until it completes or expires */
+  polling: boolean
+}
+
+export interface IncomingPaymentVerifier {
+  credit (balanceId: string, incomingPayment: unknown, walletAddress: unknown): Promise<IncomingPaymentCredit | { error: IncomingPaymentError, message: string }>
+  close (): void
+}
+
+export interface IncomingPaymentVerifierDeps {
+  client: Pick<OpenPaymentsClient, 'sdk' | 'readToken' | 'forget'>
+  store: Pick<Store, 'creditIncomingPayment'>
+  verifier: Pick<VerifierService, 'proxyFor'>
+  /** The asset the receiver's balance counts in (the embedded network's, as receipts count) */
+  asset: () => { code: string, scale: number }
+  log: FastifyBaseLogger
+  now?: () => number
+  maxBalance: bigint
+  /** Delays between reads of an unsettled payment (the last repeats until it completes or expires) */
+  pollDelaysMs?: number[]
+  /** At most this many payments polled at once */
+  maxPolls?: number
+}
+
+const fail = (error: IncomingPaymentError, message: string) => ({ error, message })
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/** https, or http on loopback (development): never credentials, a fragment or a query. */
+function httpsUrl (value: unknown): URL | undefined {
+  if (typeof value !== 'string' || value.length > 2048) return undefined
+  let url: URL
+  try { url = new URL(value) } catch { return undefined }
+  if (url.username || url.password || url.hash || url.search) return undefined
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname))) return url
+  return undefined
+}
+
+export function createIncomingPaymentVerifier (deps: IncomingPaymentVerifierDeps): IncomingPaymentVerifier {
+  const log = deps.log.child({ service: 'incoming-payments' })
+  const now = deps.now ?? Date.now
+  const delays = deps.pollDelaysMs ?? [250, 500, 1000, 2000, 4000, 8000, 15_000, 30_000]
+  const maxPolls = deps.maxPolls ?? 10_000
+  /** Payments being polled, by URL */
+  const polls = new Map<string, ReturnType<typeof setTimeout>>()
+  const walletAddresses = new Map<string, { value: Promise<{ id: string, authServer: string, resourceServer: string, assetCode: string, assetScale: number }>, at: number }>()
+
+  function walletAddress (url: string) {
+    const cached = walletAddresses.get(url)
+    if (cached && cached.at > now() - 300_000) return cached.value
+    const value = deps.client.sdk.walletAddress.get({ url })
+    walletAddresses.set(url, { value, at: now() })
+    value.catch(() => walletAddresses.delete(url))
+    return value
+  }
+
+  /** Reads the payment at its wallet and credits what it received since the last read. */
+  async function readAndCredit (balanceId: string, receiver: string, paymentUrl: string, wa: { id: string, authServer: string }) {
+    let payment
+    try {
+      const accessToken = await deps.client.readToken(wa.authServer, wa.id)
+      payment = await deps.client.sdk.incomingPayment.get({ url: paymentUrl, accessToken })
+    } catch (err) {
+      if ((err as { status?: number }).status === 401) deps.client.forget(wa.authServer, wa.id)
+      const status = (err as { status?: number }).status
+      return fail(status === 404 || status === 403 ? IncomingPaymentError.NotThisWallet : IncomingPaymentError.Unreachable,
+        status === 404 || status === 403 ? `${paymentUrl} is not an incoming payment of ${wa.id}` : `could not read ${paymentUrl}: ${(err as Error).message}`)
+    }
+    // The wallet that holds the payment says whose it is; it must be the creator's.
+    if (payment.walletAddress !== wa.id) return fail(IncomingPaymentError.NotThisWallet, `${paymentUrl} pays ${payment.walletAddress}, not ${wa.id}`)
+    const asset = deps.asset()
+    if (payment.receivedAmount.assetCode !== asset.code || payment.receivedAmount.assetScale !== asset.scale) {
+      return fail(IncomingPaymentError.AssetMismatch, `the payment counts in ${payment.receivedAmount.assetCode}/${payment.receivedAmount.assetScale}, balances here in ${asset.code}/${asset.scale}`)
+    }
+    const received = BigInt(payment.receivedAmount.value)
+    const result = await deps.store.creditIncomingPayment({ incomingPayment: paymentUrl, balanceId, receiver, received, maxBalance: deps.maxBalance, now: now() })
+    if (result.kind === 'claimed') return fail(IncomingPaymentError.Claimed, 'another balance credited this incoming payment first')
+    if (result.kind === 'balance_overflow') return fail(IncomingPaymentError.BalanceOverflow, 'the balance cannot hold more')
+    if (result.amount > 0n) log.debug({ balance: balanceId, receiver, incomingPayment: paymentUrl, amount: result.amount.toString(), received: received.toString() }, 'incoming payment credited')
+    const expiresAt = payment.expiresAt ? Date.parse(payment.expiresAt) : Infinity
+    return { credited: result.amount, balance: result.balance, receiver, receivedAmount: received, completed: payment.completed, open: !payment.completed && expiresAt > now(), expiresAt }
+  }
+
+  function poll (balanceId: string, receiver: string, paymentUrl: string, wa: { id: string, authServer: string }, attempt: number, expiresAt: number) {
+    if (polls.has(paymentUrl) && attempt === 0) return true
+    if (polls.size >= maxPolls && attempt === 0) return false
+    const delay = delays[Math.min(attempt, delays.length - 1)]!
+    polls.set(paymentUrl, setTimeout(() => {
+      void readAndCredit(balanceId, receiver, paymentUrl, wa).then((r) => {
+        const more = !('error' in r) ? r.open : r.error === IncomingPaymentError.Unreachable
+        if (more && now() < expiresAt + 5000) poll(balanceId, receiver, paymentUrl, wa, attempt + 1, expiresAt)
+        else polls.delete(paymentUrl)
+      }, () => polls.delete(paymentUrl))
+    }, delay).unref())
+    return true
+  }
+
+  return {
+    async credit (balanceId, incomingPayment, walletAddressValue) {
+      const ip = httpsUrl(incomingPayment)
+      const waUrl = httpsUrl(walletAddressValue)
+      if (!ip || !waUrl) return fail(IncomingPaymentError.InvalidUrl, 'incomingPayment and walletAddress must be https URLs (http on localhost)')
+      // Only a creator this companion sells for: the admin registered the wallet address (POST /proxies).
+      const proxy = await deps.verifier.proxyFor(waUrl.href.replace(/\/$/, ''))
+      if (!proxy) return fail(IncomingPaymentError.UnknownReceiver, `${waUrl.href} is not a receiver registered here (POST /proxies)`)
+      let wa
+      try { wa = await walletAddress(proxy.paymentPointer) } catch (err) {
+        return fail(IncomingPaymentError.Unreachable, `could not read the wallet address ${proxy.paymentPointer}: ${(err as Error).message}`)
+      }
+      if (!ip.href.startsWith(`${wa.resourceServer.replace(/\/$/, '')}/incoming-payments/`)) {
+        return fail(IncomingPaymentError.NotThisWallet, `${ip.href} is not at ${wa.id}'s resource server`)
+      }
+      const r = await readAndCredit(balanceId, proxy.id, ip.href, wa)
+      if ('error' in r) return r
+      const polling = r.open ? poll(balanceId, proxy.id, ip.href, wa, 0, r.expiresAt) : false
+      return { credited: r.credited, balance: r.balance, receiver: r.receiver, receivedAmount: r.receivedAmount, completed: r.completed, polling }
+    },
+    close () {
+      for (const t of polls.values()) clearTimeout(t)
+      polls.clear()
+    }
+  }
+}

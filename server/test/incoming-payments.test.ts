@@ -1,0 +1,128 @@
+// Open Payments incoming payments as proof of payment (issue 17): a reader's wallet pays an incoming
+// payment at the creator's wallet (the embedded one, through the official SDK, as the Web Monetization
+// extension does), the page submits its URL, and the companion credits what the creator's wallet says
+// it received, to the same balances receipts feed. And the cheats: a payment on another wallet of the
+// same resource server, a URL shared with a second balance, an event whose payment never settles.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { createAuthenticatedClient, isFinalizedGrantWithAccessToken } from '@interledger/open-payments'
+import { generateJwk, generateKey } from '@interledger/http-signature-utils'
+import { adminAuth, build } from './helper.ts'
+import { payIncomingPayment } from './pay.ts'
+import { licensedTorrent, newReader, registerTorrent } from './tracker-helper.ts'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The extension's side: a reader's wallet client that creates incoming payments at a site's wallet. */
+async function extension (url: string) {
+  await fetch(`${url}/wallet/accounts`, { method: 'POST', headers: { ...adminAuth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'reader' }) })
+  const privateKey = generateKey()
+  const jwk = generateJwk({ privateKey, keyId: 'reader-key' })
+  await fetch(`${url}/wallet/accounts/reader/keys`, { method: 'POST', headers: { ...adminAuth, 'content-type': 'application/json' }, body: JSON.stringify(jwk) })
+  const client = await createAuthenticatedClient({ walletAddressUrl: `${url}/wallet/reader`, privateKey, keyId: 'reader-key' })
+  return {
+    /** An incoming payment at `walletAddress`, as the extension makes one: no amount, expiring soon. */
+    async incomingPayment (walletAddress: string, expiresInMs = 600_000) {
+      const wa = await client.walletAddress.get({ url: walletAddress })
+      const grant = await client.grant.request({ url: wa.authServer }, { access_token: { access: [{ type: 'incoming-payment', actions: ['create'], identifier: wa.id }] } })
+      assert.ok(isFinalizedGrantWithAccessToken(grant))
+      return client.incomingPayment.create({ url: wa.resourceServer, accessToken: grant.access_token.value }, { walletAddress: wa.id, expiresAt: new Date(Date.now() + expiresInMs).toISOString(), metadata: { source: 'Web Monetization' } })
+    }
+  }
+}
+
+async function setup (t: Parameters<typeof build>[0]) {
+  const built = await build(t)
+  const demo = `${built.url}/wallet/demo`
+  // The creator's wallet address is a receiver here: the admin registers it, as any pointer.
+  const proxy = await (await fetch(`${built.url}/proxies`, { method: 'POST', headers: { ...adminAuth, 'content-type': 'application/json' }, body: JSON.stringify({ paymentPointer: demo }) })).json() as { id: string, proxyPointer: string }
+  return { ...built, demo, proxy, ext: await extension(built.url) }
+}
+
+const credit = async (url: string, balanceId: string, incomingPayment: string, walletAddress: string) => {
+  const res = await fetch(`${url}/balances/${balanceId}:creditIncomingPayment`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ incomingPayment, walletAddress }) })
+  return { status: res.status, body: await res.json() as { credited?: string, balance?: string, polling?: boolean, completed?: boolean, code?: string, message?: string } }
+}
+const balance = async (url: string, id: string, receiver: string) => (await fetch(`${url}/balances/${id}?receiver=${receiver}`)).text()
+
+test('an event comes before the money: nothing is credited until the wallet received it, then the companion credits it as it arrives', async (t) => {
+  const { url, btpPort, demo, proxy, ext } = await setup(t)
+  const reader = newReader()
+  const ip = await ext.incomingPayment(demo)
+  // The extension fires `monetization` right after creating the outgoing payment: nothing arrived yet.
+  const early = await credit(url, reader.id, ip.id, demo)
+  assert.equal(early.status, 200, early.body.message)
+  assert.equal(early.body.credited, '0')
+  assert.equal(early.body.polling, true, 'the companion keeps reading it')
+
+  assert.equal(await payIncomingPayment(btpPort, ip.methods[0]!, 3_000_000), '3000000')
+  const deadline = Date.now() + 10_000
+  while (await balance(url, reader.id, proxy.id) !== '3000000' && Date.now() < deadline) await sleep(100)
+  assert.equal(await balance(url, reader.id, proxy.id), '3000000', 'credited by the poll once it settled')
+
+  // Submitting it again (the next event for the same payment) credits nothing more.
+  const again = await credit(url, reader.id, ip.id, demo)
+  assert.equal(again.body.credited, '0')
+  assert.equal(again.body.balance, '3000000')
+})
+
+test('the credit buys what receipts buy: a paid download of the same creator', async (t) => {
+  const { app, url, btpPort, demo, proxy, ext } = await setup(t)
+  const created = await licensedTorrent(app, url, new Uint8Array(40_000).fill(7), { cents: '1', license: { paymentPointer: proxy.proxyPointer } })
+  assert.equal((await registerTorrent(url, created.torrent)).status, 201)
+  const reader = newReader()
+  const ip = await ext.incomingPayment(demo)
+  await payIncomingPayment(btpPort, ip.methods[0]!, 10_000_000)
+  const r = await credit(url, reader.id, ip.id, demo)
+  assert.equal(r.body.credited, '10000000')
+  const access = await fetch(`${url}/torrents/${created.infoHash}/access`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret: reader.secret, peerId: 'ab'.repeat(20) }) })
+  assert.equal(access.status, 200, await access.clone().text())
+  assert.equal((await access.json() as { charged: string }).charged, '10000000')
+})
+
+test('cheats: a payment on another wallet of the same resource server, a wallet that is no receiver here, one URL for two balances', async (t) => {
+  const { url, btpPort, demo, proxy, ext } = await setup(t)
+  await fetch(`${url}/wallet/accounts`, { method: 'POST', headers: { ...adminAuth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'mallory' }) })
+  const mallory = `${url}/wallet/mallory`
+  // Mallory pays herself: an incoming payment at her own wallet, same resource server as the creator's.
+  const own = await ext.incomingPayment(mallory)
+  await payIncomingPayment(btpPort, own.methods[0]!, 5_000_000)
+  assert.ok(own.id.startsWith(`${url}/op/incoming-payments/`), 'a prefix check would pass it')
+  const cheat = newReader()
+  const claimed = await credit(url, cheat.id, own.id, demo)
+  assert.equal(claimed.status, 403)
+  assert.equal(claimed.body.code, 'not_this_wallet')
+  const asHers = await credit(url, cheat.id, own.id, mallory)
+  assert.equal(asHers.status, 404, 'her wallet is no receiver of this companion')
+  assert.equal(asHers.body.code, 'unknown_receiver')
+  assert.equal((await fetch(`${url}/balances/${cheat.id}?receiver=${proxy.id}`)).status, 404, 'nothing credited: the balance does not even exist')
+
+  // One real payment, submitted by two balances: it counts for the first only.
+  const ip = await ext.incomingPayment(demo)
+  await payIncomingPayment(btpPort, ip.methods[0]!, 2_000_000)
+  const first = newReader()
+  const second = newReader()
+  assert.equal((await credit(url, first.id, ip.id, demo)).body.credited, '2000000')
+  const shared = await credit(url, second.id, ip.id, demo)
+  assert.equal(shared.status, 409)
+  assert.equal(shared.body.code, 'incoming_payment_claimed')
+
+  // Not a URL of the creator's wallet at all, or not https.
+  for (const bad of ['http://example.com/op/incoming-payments/x', 'ftp://x/y', `${url}/op/incoming-payments/../../p/x`]) {
+    const r = await credit(url, first.id, bad, demo)
+    assert.ok(r.status === 400 || r.status === 403, `${bad}: ${r.status}`)
+  }
+})
+
+test('a payment that never settles credits nothing, and the companion stops reading it when it expires', async (t) => {
+  const { url, demo, proxy, ext } = await setup(t)
+  const reader = newReader()
+  const ip = await ext.incomingPayment(demo, 2000)
+  const r = await credit(url, reader.id, ip.id, demo)
+  assert.equal(r.body.credited, '0')
+  assert.equal(r.body.polling, true)
+  await sleep(3500)
+  assert.equal(await balance(url, reader.id, proxy.id), '0')
+  const late = await credit(url, reader.id, ip.id, demo)
+  assert.equal(late.body.polling, false, 'an expired payment is not polled')
+})
