@@ -12,6 +12,7 @@
 import { formatAmount } from './amounts.ts'
 import { readerBalance } from './balance.ts'
 import { magnetMismatch } from './companion.ts'
+import { creditPayment, proofOf } from './credit.ts'
 import { onPayment, type Payment } from './monetization.ts'
 import { base64url, fromBase64url, newPayerKey, type PayerKey } from './proof/codec.ts'
 import { gateTorrent } from './proof/gate.ts'
@@ -257,30 +258,40 @@ function main () {
       const credited = new Set<string>()
       /** Set while a ticket is asked for, and for good once the download started or was refused */
       let busy = false
+      /** What the balance holds now: enough buys the ticket (else the reader keeps paying). */
+      const covered = async (have: bigint) => {
+        if (busy) return
+        store.set(creditedKey, '1')
+        say(fill(t.paying, { paid: shown(have, spend), price: priceText }))
+        if (have < spend) return
+        busy = true
+        const refused = await get()
+        if (refused) {
+          say(refusal(refused))
+          // 402 (spent elsewhere meanwhile): keep paying; anything else ends here.
+          if (refused.price !== undefined) { busy = false; return }
+        }
+        listeners.delete(listener)
+        // Paid (or refused for good): the page pays its own pointer again.
+        if (previous) link!.setAttribute('href', previous)
+        else link!.remove()
+      }
       const listener = (p: Payment) => {
-        if (busy || !p.receipt || credited.has(p.receipt) || p.paymentPointer !== link!.href) return
+        const proof = proofOf(p)
+        if (busy || !proof || credited.has(proof) || p.paymentPointer !== link!.href) return
         clearTimeout(noAgent)
-        credited.add(p.receipt)
-        // The reply is what the balance now holds for this receiver (the pointer just paid).
-        void fetch(`${magnet.verifier}/balances/${id}:creditReceipt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: p.receipt })
-          .then(async (res) => {
-            if (!res.ok || busy) return
-            store.set(creditedKey, '1')
-            const have = BigInt(await res.text())
-            say(fill(t.paying, { paid: shown(have, spend), price: priceText }))
-            if (have < spend) return
-            busy = true
-            const refused = await get()
-            if (refused) {
-              say(refusal(refused))
-              // 402 (spent elsewhere meanwhile): keep paying; anything else ends here.
-              if (refused.price !== undefined) { busy = false; return }
-            }
-            listeners.delete(listener)
-            // Paid (or refused for good): the page pays its own pointer again.
-            if (previous) link!.setAttribute('href', previous)
-            else link!.remove()
-          }).catch(() => { busy = false; say(t.unreachable) })
+        credited.add(proof)
+        // The reply is what the balance now holds for this receiver (the pointer just paid). An
+        // incoming payment may still be settling: the companion reads it on, and so does this block.
+        void creditPayment(magnet.verifier!, id, p).then(async (result) => {
+          if (!result) return
+          await covered(result.balance)
+          for (let wait = 250; result.pending && !busy && wait <= 16_000; wait *= 2) {
+            await new Promise((resolve) => setTimeout(resolve, wait))
+            const res = await fetch(`${magnet.verifier}/balances/${id}?receiver=${reg.receiver}`)
+            if (res.ok) await covered(BigInt(await res.text()))
+          }
+        }).catch(() => { busy = false; say(t.unreachable) })
       }
       listeners.add(listener)
     })

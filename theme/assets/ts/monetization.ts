@@ -1,6 +1,9 @@
 // Both event families a Web Monetization agent may fire, normalised to one Payment.
 //  - Today's spec: `monetization` events on <link rel="monetization">, bubbling, with amountSent
-//    {currency, value} (and deprecated amount/assetCode/assetScale/receipt).
+//    {currency, value} and incomingPayment (the Open Payments incoming payment it pays, whose
+//    receivedAmount at the creator's wallet is the proof), and deprecated amount/assetCode/assetScale/receipt.
+//    amountSent is what the reader's wallet quoted, sent before it settles: counters may show it, only
+//    the companion's reading of the incoming payment buys anything (credit.ts).
 //  - The Coil-era API: document.monetization with monetizationstart/monetizationprogress, whose detail
 //    has amount (smallest unit), assetCode, assetScale, receipt.
 // An agent speaks one family. If one speaks both (Trickle's dev agent fires the link event first),
@@ -13,6 +16,8 @@ export interface Payment {
   assetCode: string
   assetScale: number
   receipt?: string
+  /** Open Payments: the incoming payment this payment pays (the Web Monetization extension's events) */
+  incomingPayment?: string
 }
 
 interface LegacyDetail { paymentPointer: string, amount: string, assetCode: string, assetScale: number, receipt?: string | null }
@@ -23,6 +28,7 @@ interface LinkEvent extends Event {
   assetScale?: number
   receipt?: string | null
   amountSent?: { currency: string, value: string }
+  incomingPayment?: string
 }
 
 /** "0.0042", 9 -> 4200000n */
@@ -39,7 +45,8 @@ function fromLinkEvent (e: LinkEvent): Payment | undefined {
   if (e.amountSent && /^\d+(\.\d+)?$/.test(e.amountSent.value)) {
     // amountSent has no scale: keep the decimals it carries.
     const scale = (e.amountSent.value.split('.')[1] ?? '').length
-    return { paymentPointer: pointer, amount: fromDecimal(e.amountSent.value, scale), assetCode: e.amountSent.currency, assetScale: scale }
+    const incoming = typeof e.incomingPayment === 'string' && /^https?:\/\//.test(e.incomingPayment) ? { incomingPayment: e.incomingPayment } : {}
+    return { paymentPointer: pointer, amount: fromDecimal(e.amountSent.value, scale), assetCode: e.amountSent.currency, assetScale: scale, ...incoming }
   }
   return undefined
 }

@@ -5,6 +5,7 @@
 // data = the section token). Every state is explained in the section's call to action.
 import { formatAmount } from './amounts.ts'
 import { readerBalance } from './balance.ts'
+import { creditPayment, proofOf } from './credit.ts'
 import type { Payment } from './monetization.ts'
 
 export interface SealedStrings {
@@ -126,31 +127,58 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
     try { sessionStorage.setItem(grantKey(l), String(Date.now() + 10 * 60_000)) } catch {}
   }
 
-  /** Called for every payment: credit its receipt, then try the sections still locked. */
+  /** Tries every section still locked, one after another (each purchase lowers what the next can spend). */
+  const tryLocked = async () => {
+    const open = locked.filter((l) => l.content.hasAttribute('data-trickle-sealed'))
+    queue = queue.then(async () => { for (const l of open) await unlock(l) })
+    await queue
+  }
+  /** Incoming payments the companion is still reading: their (companion, receiver) balances, to read again */
+  const settling = new Set<string>()
+  let followUp: ReturnType<typeof setTimeout> | undefined
+  const retryWhileSettling = (attempt = 0) => {
+    clearTimeout(followUp)
+    if (attempt > 8) return
+    followUp = setTimeout(() => {
+      void (async () => {
+        const { id } = await readerBalance()
+        for (const held of settling) {
+          const [companion, receiver] = held.split(' ') as [string, string]
+          const res = await fetch(`${companion}/balances/${id}?receiver=${receiver}`).catch(() => undefined)
+          if (res?.ok) balances.set(held, BigInt(await res.text()))
+        }
+      })().catch(() => {}).then(tryLocked).then(() => {
+        if (locked.some((l) => l.content.hasAttribute('data-trickle-sealed'))) retryWhileSettling(attempt + 1)
+      })
+    }, Math.min(250 * 2 ** attempt, 15_000))
+  }
+
+  /** Called for every payment: credit its proof (receipt or incoming payment), then try the sections still locked. */
   return async function onPayment (p: Payment): Promise<void> {
     const open = locked.filter((l) => l.content.hasAttribute('data-trickle-sealed'))
     if (open.length === 0) return
-    if (!p.receipt) {
+    const proof = proofOf(p)
+    if (!proof) {
       for (const l of open) say(l, strings.noReceipts)
       return
     }
-    if (credited.has(p.receipt)) return
-    credited.add(p.receipt)
+    if (credited.has(proof)) return
+    credited.add(proof)
     const { id } = await readerBalance()
-    // The reply is what the balance holds for the receiver this payment reached: the pointer paid.
-    const receiver = receiverOf(p.paymentPointer)
     const companions = new Set(open.map((l) => l.companion))
+    let pending = false
     for (const companion of companions) {
       try {
-        const res = await fetch(`${companion}/balances/${id}:creditReceipt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: p.receipt })
-        if (res.ok && receiver) balances.set(`${companion} ${receiver}`, BigInt(await res.text()))
+        const result = await creditPayment(companion, id, p)
+        // The reply is what the balance holds for the receiver this payment reached: the pointer paid.
+        const receiver = result?.receiver ?? receiverOf(p.paymentPointer)
+        if (result && receiver) balances.set(`${companion} ${receiver}`, result.balance)
+        if (result?.pending && receiver) { pending = true; settling.add(`${companion} ${receiver}`) }
       } catch {
         for (const l of open) say(l, strings.unreachable)
       }
     }
-    // One after another, across payments too: each purchase lowers what the next section of the same
-    // receiver can spend, so no section asks with a balance another one just spent.
-    queue = queue.then(async () => { for (const l of open) await unlock(l) })
-    await queue
+    await tryLocked()
+    if (pending) retryWhileSettling()
   }
 }
