@@ -178,7 +178,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(walletPlugin, { publicUrl: config.publicUrl })
   await app.register(openPaymentsPlugin, { publicUrl: config.publicUrl, ...(opts.now ? { now: opts.now } : {}) })
   await app.register(verifierPlugin, { publicUrl: config.publicUrl, ttlSeconds: config.receiptTtlSeconds, now: opts.now })
-  await app.register(receiversPlugin, { publicUrl: config.publicUrl })
+  await app.register(receiversPlugin, { publicUrl: config.publicUrl, rates: config.pullRates })
   await app.register(incomingPaymentsPlugin, { ...(config.opClientWallet ? { clientWallet: config.opClientWallet } : {}), ...(opts.now ? { now: opts.now } : {}) })
   await app.register(pullPlugin, { publicUrl: config.publicUrl, signingKey: config.pullSigningKey, rates: config.pullRates, webhookBackoffMs: config.pullWebhookBackoffMs, now: opts.now })
   await app.register(trackerPlugin, {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { SeedEntry } from './seeder/plugin.ts'
 import { parseSeedSettings } from './seeder/settings.ts'
-import { parseRates, type ExchangeRate } from './pull/rates.ts'
+import { parseRates, type ExchangeRate } from './prices/rates.ts'
 import type { TrackerLimits } from './tracker/protocol.ts'
 
 export type SettingKind = 'string' | 'port' | 'integer' | 'amount' | 'list' | 'boolean'
@@ -40,7 +40,8 @@ export const SETTINGS = [
   { env: 'TRICKLE_DEMO_ACCOUNT', kind: 'string', default: 'demo', description: 'Wallet account (and proxy pointer) created at start for newcomers; empty for none.' },
   { env: 'TRICKLE_PULL_TOKEN', kind: 'string', default: '', description: 'Bearer token that may create, update and cancel pull agreements (`/pull`), e.g. for a wallet front end; the admin token always may.' },
   { env: 'TRICKLE_PULL_SIGNING_KEY', kind: 'string', default: '', description: 'Base64 key (32 bytes or more) that signs offline pull pointers (JWS, HS256). Generated and kept when unset; set it to sign tokens elsewhere. Changing it refuses tokens not yet used.' },
-  { env: 'TRICKLE_PULL_RATES', kind: 'list', default: '', description: 'Exchange rates for pull agreements in another asset than the network\'s, as `FROM:TO=rate` (e.g. `EUR:USD=1.08,XRP:USD=0.5`; each also works in reverse). Exact decimals; same code with another scale needs none.' },
+  { env: 'TRICKLE_RATES', kind: 'list', default: '', description: 'Exchange rates, as `FROM:TO=rate` (e.g. `EUR:USD=1.08,XRP:USD=0.5`; each also works in reverse), exact decimals: prices of torrents and sealed sections in another asset than the receiving wallet\'s are converted with them when registered or sealed (rounded up, for the creator), and pull agreements in another asset than the network\'s (rounded down, for the sender). Same code with another scale needs none.' },
+  { env: 'TRICKLE_PULL_RATES', kind: 'list', default: '', description: 'Older name of `TRICKLE_RATES`, still read (its rates are added to those).' },
   { env: 'TRICKLE_PULL_WEBHOOK_BACKOFF', kind: 'list', default: '1000,10000,60000,600000,3600000', description: 'Milliseconds to wait before each retry of a failed pull webhook; one attempt plus one per entry, then it is given up.' },
   { env: 'TRICKLE_TRACKER_OPEN', kind: 'boolean', default: 'true', description: 'Whether the tracker (`/announce`) also serves infohashes nobody registered (free torrents), as a public tracker does; paid torrents are always registered (`POST /torrents`).' },
   { env: 'TRICKLE_TRACKER_INTERVAL', kind: 'integer', default: '150', description: 'Seconds between the announces the tracker asks of HTTP clients; WebSocket (WebRTC) clients are asked every fifth of it, which is also how soon a failed WebRTC connection is tried again.' },
@@ -205,7 +206,8 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
     if (pullSigningKey.length < 32) throw new ConfigError('TRICKLE_PULL_SIGNING_KEY', 'must be at least 32 bytes, base64-encoded')
   }
   let pullRates: ExchangeRate[]
-  try { pullRates = parseRates(read(env, 'TRICKLE_PULL_RATES')) } catch (err) { throw new ConfigError('TRICKLE_PULL_RATES', (err as Error).message) }
+  try { pullRates = parseRates(read(env, 'TRICKLE_RATES')) } catch (err) { throw new ConfigError('TRICKLE_RATES', (err as Error).message) }
+  try { pullRates.push(...parseRates(read(env, 'TRICKLE_PULL_RATES'))) } catch (err) { throw new ConfigError('TRICKLE_PULL_RATES', (err as Error).message) }
   const backoff = read(env, 'TRICKLE_PULL_WEBHOOK_BACKOFF').split(',').map((s) => s.trim()).filter(Boolean)
   if (backoff.some((ms) => !/^\d{1,9}$/.test(ms)) || backoff.length > 20) throw new ConfigError('TRICKLE_PULL_WEBHOOK_BACKOFF', 'expected up to 20 comma-separated whole numbers of milliseconds')
   const flag = (name: SettingName) => {

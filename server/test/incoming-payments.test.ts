@@ -107,3 +107,26 @@ test('a payment that never settles credits nothing, and the companion stops read
   const late = await credit(url, reader.id, ip.id, demo)
   assert.equal(late.body.polling, false, 'an expired payment is not polled')
 })
+
+test('found by an attacker\'s second look: percent-escaped spellings of one payment credit nothing more; one balance cannot hold every polling slot', async (t) => {
+  const { url, btpPort, demo, ext } = await setup(t)
+  const ip = await ext.incomingPayment(demo)
+  await payIncomingPayment(btpPort, ip.methods[0]!, 1000)
+  const reader = newReader()
+  assert.equal((await credit(url, reader.id, ip.id, demo)).body.credited, '1000')
+  const uuid = ip.id.slice(ip.id.lastIndexOf('/') + 1)
+  const escaped = [`%${uuid.charCodeAt(0).toString(16)}${uuid.slice(1)}`, uuid.replace(/-/g, '%2D')]
+  for (const spelling of escaped) {
+    const r = await credit(url, newReader().id, `${url}/op/incoming-payments/${spelling}`, demo)
+    assert.equal(r.status, 400, spelling)
+    assert.equal(r.body.code, 'invalid_incoming_payment')
+  }
+  assert.equal((await credit(url, reader.id, ip.id, demo)).body.credited, '0', 'the canonical URL still credits once')
+
+  // Payments that never settle: 16 are polled for one balance, the next is not (the page submits again on its next event).
+  const hoarder = newReader()
+  const polled: boolean[] = []
+  for (let i = 0; i < 17; i++) polled.push((await credit(url, hoarder.id, (await ext.incomingPayment(demo)).id, demo)).body.polling === true)
+  assert.deepEqual(polled, [...Array(16).fill(true), false])
+  assert.equal((await credit(url, newReader().id, (await ext.incomingPayment(demo)).id, demo)).body.polling, true, 'another reader is still polled')
+})

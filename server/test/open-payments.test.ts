@@ -164,3 +164,40 @@ test('attacks: no signature, another key\'s, a body changed after signing, a sta
     assert.ok(res.status === 400 || res.status === 413, `${res.status} for ${b.slice(0, 30)}`)
   }
 })
+
+test('found by an attacker\'s second look: no list-all without interaction, only the creator completes, a directed identity is its key not its kid, a body counts only if its digest is signed', async (t) => {
+  const { url } = await build(t)
+  const reader = await clientOf(url, 'reader')
+  const wa = await reader.client.walletAddress.get({ url: `${url}/wallet/demo` })
+  await assert.rejects(reader.client.grant.request({ url: wa.authServer }, { access_token: { access: [{ type: 'incoming-payment', actions: ['list-all'], identifier: wa.id }] } }),
+    (err: { status?: number, code?: string }) => err.status === 400 && err.code === 'request_denied')
+
+  const mine = await grantFor(reader, wa.authServer, ['create', 'read', 'complete'])
+  const payment = await reader.client.incomingPayment.create({ url: wa.resourceServer, accessToken: mine.access_token.value }, { walletAddress: wa.id })
+  const other = await clientOf(url, 'mallory')
+  const theirs = await grantFor(other, wa.authServer, ['complete', 'read'])
+  await assert.rejects(other.client.incomingPayment.complete({ url: payment.id, accessToken: theirs.access_token.value }), (err: { status?: number }) => err.status === 404)
+
+  // Two directed identities naming the same kid are two clients.
+  const victimKey = generateKey()
+  const attackerKey = generateKey()
+  const victim = await createAuthenticatedClient({ walletAddressUrl: `${url}/wallet/demo`, privateKey: victimKey, keyId: 'shared-kid' })
+  const attacker = await createAuthenticatedClient({ walletAddressUrl: `${url}/wallet/demo`, privateKey: attackerKey, keyId: 'shared-kid' })
+  const directed = async (c: AuthenticatedClient, key: ReturnType<typeof generateKey>) => {
+    const g = await c.grant.request({ url: wa.authServer }, { access_token: { access: [{ type: 'incoming-payment', actions: ['create', 'read'] }] } }, { jwk: generateJwk({ privateKey: key, keyId: 'shared-kid' }) } as never)
+    assert.ok(isFinalizedGrantWithAccessToken(g))
+    return g.access_token.value
+  }
+  const victimToken = await directed(victim, victimKey)
+  const attackerToken = await directed(attacker, attackerKey)
+  const victims = await victim.incomingPayment.create({ url: wa.resourceServer, accessToken: victimToken }, { walletAddress: wa.id })
+  await assert.rejects(attacker.incomingPayment.get({ url: victims.id, accessToken: attackerToken }), (err: { status?: number }) => err.status === 404)
+
+  // A signature that does not cover the body's digest does not vouch for the body.
+  const body = JSON.stringify({ walletAddress: wa.id })
+  const target = `${wa.resourceServer}/incoming-payments`
+  const h = await createHeaders({ request: { method: 'POST', url: target, headers: { authorization: `GNAP ${mine.access_token.value}` } }, privateKey: reader.privateKey, keyId: reader.keyId })
+  const headers: Record<string, string> = { authorization: `GNAP ${mine.access_token.value}`, 'content-type': 'application/json', ...Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), String(v)])) }
+  const res = await fetch(target, { method: 'POST', headers, body })
+  assert.equal(res.status, 401)
+})

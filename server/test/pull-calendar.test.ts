@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { addDuration, cycleAt, parseDateTime, parseDuration, type Duration } from '../src/pull/duration.ts'
-import { ceilDivide, conversionFactor, floorTimes, parseDecimal, parseRates } from '../src/pull/rates.ts'
+import { ceilDivide, conversionFactor, floorTimes, parseDecimal, parseRates } from '../src/prices/rates.ts'
 import { balanceAt } from '../src/pull/service.ts'
 import type { PullAgreement } from '../src/pull/store.ts'
 

@@ -58,8 +58,11 @@ export interface IncomingPaymentVerifierDeps {
   maxBalance: bigint
   /** Delays between reads of an unsettled payment (the last repeats until it completes or expires) */
   pollDelaysMs?: number[]
-  /** At most this many payments polled at once */
+  /** At most this many payments polled at once, and per balance */
   maxPolls?: number
+  maxPollsPerBalance?: number
+  /** A payment is read for at most this long after it was submitted (the extension's expire in 10 minutes) */
+  maxPollMs?: number
 }
 
 const fail = (error: IncomingPaymentError, message: string) => ({ error, message })
@@ -80,8 +83,19 @@ export function createIncomingPaymentVerifier (deps: IncomingPaymentVerifierDeps
   const now = deps.now ?? Date.now
   const delays = deps.pollDelaysMs ?? [250, 500, 1000, 2000, 4000, 8000, 15_000, 30_000]
   const maxPolls = deps.maxPolls ?? 10_000
-  /** Payments being polled, by URL */
-  const polls = new Map<string, ReturnType<typeof setTimeout>>()
+  const maxPerBalance = deps.maxPollsPerBalance ?? 16
+  const maxPollMs = deps.maxPollMs ?? 15 * 60_000
+  /** Payments being polled, by URL, with the balance that claimed them */
+  const polls = new Map<string, { timer: ReturnType<typeof setTimeout>, balanceId: string }>()
+  const pollsOf = new Map<string, number>()
+  const stopPolling = (url: string) => {
+    const p = polls.get(url)
+    if (!p) return
+    clearTimeout(p.timer)
+    polls.delete(url)
+    const n = (pollsOf.get(p.balanceId) ?? 1) - 1
+    if (n <= 0) pollsOf.delete(p.balanceId); else pollsOf.set(p.balanceId, n)
+  }
   const walletAddresses = new Map<string, { value: Promise<{ id: string, authServer: string, resourceServer: string, assetCode: string, assetScale: number }>, at: number }>()
 
   function walletAddress (url: string) {
@@ -105,6 +119,9 @@ export function createIncomingPaymentVerifier (deps: IncomingPaymentVerifierDeps
       return fail(status === 404 || status === 403 ? IncomingPaymentError.NotThisWallet : IncomingPaymentError.Unreachable,
         status === 404 || status === 403 ? `${paymentUrl} is not an incoming payment of ${wa.id}` : `could not read ${paymentUrl}: ${(err as Error).message}`)
     }
+    // One payment, one key: credits and polls are keyed by the URL, so it must be the payment's own
+    // (a percent-escaped spelling reaches the same payment and would be credited again).
+    if (payment.id !== paymentUrl) return fail(IncomingPaymentError.InvalidUrl, `${paymentUrl} is not the payment's own URL (${payment.id})`)
     // The wallet that holds the payment says whose it is; it must be the creator's.
     if (payment.walletAddress !== wa.id) return fail(IncomingPaymentError.NotThisWallet, `${paymentUrl} pays ${payment.walletAddress}, not ${wa.id}`)
     const asset = deps.asset()
@@ -120,17 +137,22 @@ export function createIncomingPaymentVerifier (deps: IncomingPaymentVerifierDeps
     return { credited: result.amount, balance: result.balance, receiver, receivedAmount: received, completed: payment.completed, open: !payment.completed && expiresAt > now(), expiresAt }
   }
 
-  function poll (balanceId: string, receiver: string, paymentUrl: string, wa: { id: string, authServer: string }, attempt: number, expiresAt: number) {
-    if (polls.has(paymentUrl) && attempt === 0) return true
-    if (polls.size >= maxPolls && attempt === 0) return false
+  function poll (balanceId: string, receiver: string, paymentUrl: string, wa: { id: string, authServer: string }, attempt: number, until: number) {
+    if (attempt === 0) {
+      if (polls.has(paymentUrl)) return true
+      // Bounded for everyone and per balance: one reader cannot take every slot with payments that never settle.
+      if (polls.size >= maxPolls || (pollsOf.get(balanceId) ?? 0) >= maxPerBalance) return false
+      pollsOf.set(balanceId, (pollsOf.get(balanceId) ?? 0) + 1)
+    }
     const delay = delays[Math.min(attempt, delays.length - 1)]!
-    polls.set(paymentUrl, setTimeout(() => {
+    const timer = setTimeout(() => {
       void readAndCredit(balanceId, receiver, paymentUrl, wa).then((r) => {
         const more = !('error' in r) ? r.open : r.error === IncomingPaymentError.Unreachable
-        if (more && now() < expiresAt + 5000) poll(balanceId, receiver, paymentUrl, wa, attempt + 1, expiresAt)
-        else polls.delete(paymentUrl)
-      }, () => polls.delete(paymentUrl))
-    }, delay).unref())
+        if (more && now() < until) poll(balanceId, receiver, paymentUrl, wa, attempt + 1, until)
+        else stopPolling(paymentUrl)
+      }, () => stopPolling(paymentUrl))
+    }, delay).unref()
+    polls.set(paymentUrl, { timer, balanceId })
     return true
   }
 
@@ -151,12 +173,13 @@ export function createIncomingPaymentVerifier (deps: IncomingPaymentVerifierDeps
       }
       const r = await readAndCredit(balanceId, proxy.id, ip.href, wa)
       if ('error' in r) return r
-      const polling = r.open ? poll(balanceId, proxy.id, ip.href, wa, 0, r.expiresAt) : false
+      const polling = r.open ? poll(balanceId, proxy.id, ip.href, wa, 0, Math.min(r.expiresAt + 5000, now() + maxPollMs)) : false
       return { credited: r.credited, balance: r.balance, receiver: r.receiver, receivedAmount: r.receivedAmount, completed: r.completed, polling }
     },
     close () {
-      for (const t of polls.values()) clearTimeout(t)
+      for (const p of polls.values()) clearTimeout(p.timer)
       polls.clear()
+      pollsOf.clear()
     }
   }
 }

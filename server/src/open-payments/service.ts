@@ -5,7 +5,7 @@
 // lists incoming payments, whose money arrives over STREAM on the embedded network. Every
 // authenticated request is checked for its HTTP signature by the grant's client key. Plain factory;
 // expected failures are values (errors.ts), which routes.ts maps to HTTP.
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { sameServer } from '../receivers/service.ts'
 import type { WalletService } from '../wallet/service.ts'
@@ -127,7 +127,10 @@ export function createOpenPaymentsService (deps: OpenPaymentsDeps): OpenPayments
     if (local !== undefined) return await deps.store.clientKeys(local) as Jwk[]
     return deps.remoteKeys ? await deps.remoteKeys(grant.client) : undefined
   }
-  const clientId = (grant: Pick<GrantRecord, 'client' | 'clientJwk'>) => grant.clientJwk ? `jwk:${String(grant.clientJwk.kid)}` : grant.client
+  // A directed identity is its key, not the kid it names (any client can pick any kid).
+  const clientId = (grant: Pick<GrantRecord, 'client' | 'clientJwk'>) => grant.clientJwk
+    ? `jwk:${createHash('sha256').update(String(grant.clientJwk.x)).digest('base64url')}`
+    : grant.client
 
   async function signedBy (grant: Pick<GrantRecord, 'client' | 'clientJwk'>, request: SignedRequest): Promise<OpenPaymentsFailure | undefined> {
     const keys = await clientKeys(grant)
@@ -155,6 +158,10 @@ export function createOpenPaymentsService (deps: OpenPaymentsDeps): OpenPayments
         return opFail(E.InvalidRequest, `actions must be some of ${[...INCOMING_ACTIONS].join(', ')}`)
       }
       if (item.identifier !== undefined && accountOf(item.identifier) === undefined) return opFail(E.InvalidRequest, 'identifier must be a wallet address of this wallet')
+      // Listing every payment of a wallet address needs the owner's consent, as in Rafiki
+      // (LIST_ALL_ACCESS_INTERACTION): without interaction anyone could enumerate a creator's
+      // payments and claim their credit before the payer does.
+      if ((item.actions as string[]).includes('list-all')) return opFail(E.RequestDenied, 'list-all needs interaction, which this wallet does not offer')
       items.push({ type: 'incoming-payment', actions: [...new Set(item.actions as string[])], ...(item.identifier !== undefined ? { identifier: item.identifier as string } : {}) })
     }
     return items
@@ -203,7 +210,8 @@ export function createOpenPaymentsService (deps: OpenPaymentsDeps): OpenPayments
     if ('error' in auth) return auth
     // Another client's payment is not found, not forbidden: its existence is not this client's to know.
     if (action === 'read' && !seesAll(auth.item, 'read') && p.client !== clientId(auth.grant)) return opFail(E.UnknownIncomingPayment, 'no incoming payment with this id')
-    if (action === 'complete' && p.client !== clientId(auth.grant) && !auth.item.actions.includes('complete')) return opFail(E.UnknownIncomingPayment, 'no incoming payment with this id')
+    // Completing stops a payment taking money: only the client that created it may.
+    if (action === 'complete' && p.client !== clientId(auth.grant)) return opFail(E.UnknownIncomingPayment, 'no incoming payment with this id')
     return p
   }
 

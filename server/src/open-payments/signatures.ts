@@ -42,6 +42,10 @@ export async function verifySignature (request: SignedRequest, keys: Jwk[], now:
   if (!key) return false
   const at = created(headers)
   if (at === undefined || Math.abs(at - now / 1000) > MAX_SIGNATURE_AGE_S) return false
+  // A body counts only if the signature covers its digest: @interledger/http-signature-utils checks
+  // the digest only when `content-digest` is a signed component.
+  const components = /^sig1=\(([^)]*)\)/.exec(headers['signature-input'] ?? '')?.[1]?.split(' ').map((c) => c.replace(/"/g, '')) ?? []
+  if (request.body !== undefined && request.body !== '' && !['content-digest', 'content-length', 'content-type'].every((c) => components.includes(c))) return false
   const like = { method: request.method, url: request.url, headers, ...(request.body !== undefined && request.body !== '' ? { body: request.body } : {}) }
   try {
     if (!validateSignatureHeaders(like)) return false

@@ -67,7 +67,7 @@ export const pullErrorMessage: { [E in PullError]: string } = {
   invalid_webhook: 'webhook must be an http(s) URL without credentials',
   agreement_too_long: 'start + cycles × interval lies beyond the range of dates',
   unknown_field: 'unknown field: the terms are amount, assetCode, assetScale, interval, cycles, cap, start, expiry and webhook; an update takes amount, interval, cycles, cap, expiry, and assetCode with assetScale',
-  no_exchange_rate: 'the agreement\'s asset differs from the server\'s and no exchange rate between them is set (TRICKLE_PULL_RATES)',
+  no_exchange_rate: 'the agreement\'s asset differs from the server\'s and no exchange rate between them is set (TRICKLE_RATES)',
   asset_update_incomplete: 'assetCode and assetScale can only be updated together',
   empty_update: 'nothing to update: give at least one of amount, interval, cycles, cap, expiry, or assetCode with assetScale',
   unknown_pointer: 'Pointer does not exist.',

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import fp from 'fastify-plugin'
-import type { ExchangeRate } from './rates.ts'
+import type { ExchangeRate } from '../prices/rates.ts'
 import { createPullService, type PullService } from './service.ts'
 import { openSqlitePullStore } from './store.ts'
 

@@ -127,7 +127,7 @@ const pullRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['pull'],
       summary: 'Create a pull agreement; returns its pull pointer',
-      description: 'RFC 0036 online creation. Cycles follow the calendar from `start` (default: now), in UTC. When the asset differs from the network\'s, a rate must be set in TRICKLE_PULL_RATES. Unknown fields are refused.',
+      description: 'RFC 0036 online creation. Cycles follow the calendar from `start` (default: now), in UTC. When the asset differs from the network\'s, a rate must be set in TRICKLE_RATES. Unknown fields are refused.',
       security: bearer,
       body: Terms,
       response: { 201: Agreement, 400: errorRef, 401: errorRef }

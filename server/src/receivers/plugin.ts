@@ -1,14 +1,16 @@
 import fp from 'fastify-plugin'
+import type { ExchangeRate } from '../prices/rates.ts'
 import { createReceiverService, type ReceiverService } from './service.ts'
 
 declare module 'fastify' {
   interface FastifyInstance { receivers: ReceiverService }
 }
 
-export default fp(async function receiversPlugin (app, opts: { publicUrl: string }) {
+export default fp(async function receiversPlugin (app, opts: { publicUrl: string, rates?: readonly ExchangeRate[] }) {
   app.decorate('receivers', createReceiverService({
     publicUrl: opts.publicUrl,
     verifier: app.verifier,
+    ...(opts.rates ? { rates: opts.rates } : {}),
     async walletAsset (name) {
       const account = await app.wallet.getAccount(name)
       return typeof account === 'string' ? undefined : { assetCode: account.assetCode, assetScale: account.assetScale }

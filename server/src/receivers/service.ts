@@ -12,6 +12,7 @@
 import { convertScale } from '../torrent/license.ts'
 import type { VerifierService } from '../verifier/service.ts'
 import { I64_MAX } from '../verifier/service.ts'
+import { ceilTimes, conversionFactor, type ExchangeRate } from '../prices/rates.ts'
 
 export interface Asset {
   assetCode: string
@@ -45,7 +46,10 @@ export interface ReceiverService {
   proxyIdOf (pointer: string): string | undefined
   /** The asset a receiver (proxy id) receives in, when this companion can vouch for it. */
   assetOf (receiver: string): Promise<Asset | PriceProblem>
-  /** A price converted into the receiver's units (rounded up, for the payee), or why it cannot be charged. */
+  /**
+   * A price converted into the receiver's units, rounded up (the creator's favour): another scale of
+   * the same asset exactly, another asset by TRICKLE_RATES; or why it cannot be charged.
+   */
   priceFor (receiver: string, price: PriceInput): Promise<ReceiverPrice | PriceProblem>
 }
 
@@ -54,6 +58,8 @@ export interface ReceiverDeps {
   verifier: Pick<VerifierService, 'getProxy'>
   /** This companion's wallet: the asset of an account, or undefined when there is no such account. */
   walletAsset (account: string): Promise<Asset | undefined>
+  /** Exchange rates (TRICKLE_RATES) for prices in another asset than the receiver's */
+  rates?: readonly ExchangeRate[]
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
@@ -107,10 +113,15 @@ export function createReceiverService (deps: ReceiverDeps): ReceiverService {
       if (bad) return bad
       const asset = await assetOf(receiver)
       if ('problem' in asset) return asset
-      if (asset.assetCode.toUpperCase() !== price.assetCode.toUpperCase()) {
-        return { problem: 'asset_mismatch', detail: `the price is in ${price.assetCode}, the receiver's wallet receives ${asset.assetCode} (Trickle does not convert currencies here)` }
+      let amount: bigint
+      if (asset.assetCode.toUpperCase() === price.assetCode.toUpperCase()) {
+        amount = convertScale(BigInt(price.amount), price.assetScale, asset.assetScale)
+      } else {
+        // Refused here, when the content is registered or sealed, never when a reader pays.
+        const factor = conversionFactor({ code: price.assetCode.toUpperCase(), scale: price.assetScale }, { code: asset.assetCode.toUpperCase(), scale: asset.assetScale }, deps.rates ?? [])
+        if (!factor) return { problem: 'asset_mismatch', detail: `the price is in ${price.assetCode}, the receiver's wallet receives ${asset.assetCode}, and no rate between them is set (TRICKLE_RATES=${price.assetCode}:${asset.assetCode}=…)` }
+        amount = ceilTimes(BigInt(price.amount), factor)
       }
-      const amount = convertScale(BigInt(price.amount), price.assetScale, asset.assetScale)
       if (amount > I64_MAX) return { problem: 'price_too_high', detail: `${amount} units of ${asset.assetCode}/${asset.assetScale} is more than a balance can hold (2^63-1)` }
       return { receiver, amount, asset }
     }

@@ -1,6 +1,8 @@
-// Exact asset conversion for pull payments. The original server multiplied by a float rate fetched
-// from an exchange (`Math.floor(balanceAvailable * rate)` in ilp-spsp-pull-payment-server); here rates are rationals
-// parsed from decimal text and every conversion is integer arithmetic on bigints.
+// Exact asset conversion, for every price the companion charges (torrents and sealed sections, through
+// receivers/service.ts) and for pull payments. The original pull server multiplied by a float rate
+// fetched from an exchange (`Math.floor(balanceAvailable * rate)` in ilp-spsp-pull-payment-server);
+// here rates are rationals parsed from decimal text and every conversion is integer arithmetic on
+// bigints, rounded in the favour of whoever is owed (the creator for prices, the sender for pulls).
 
 export interface Asset { code: string, scale: number }
 
@@ -34,7 +36,7 @@ export function parseDecimal (text: string): Rational | undefined {
 }
 
 /**
- * Parses TRICKLE_PULL_RATES: comma-separated `FROM:TO=rate`, e.g. `EUR:USD=1.08,XRP:USD=0.52`
+ * Parses TRICKLE_RATES (and the older TRICKLE_PULL_RATES): comma-separated `FROM:TO=rate`, e.g. `EUR:USD=1.08,XRP:USD=0.52`
  * (1 EUR = 1.08 USD). Each rate also serves the opposite direction. Throws with the bad entry.
  */
 export function parseRates (text: string): ExchangeRate[] {
