@@ -9,8 +9,9 @@ declare module 'fastify' {
 }
 
 export default fp(async function openPaymentsPlugin (app, opts: { publicUrl: string, now?: () => number }) {
+  const store = createOpenPaymentsStore(app.sqlite)
   const service = createOpenPaymentsService({
-    store: createOpenPaymentsStore(app.sqlite),
+    store,
     wallet: app.wallet,
     publicUrl: opts.publicUrl,
     log: app.log,
@@ -18,4 +19,13 @@ export default fp(async function openPaymentsPlugin (app, opts: { publicUrl: str
   })
   app.wallet.receiveIncomingPayments({ receive: (uuid, amount) => service.receive(uuid, amount), room: (uuid) => service.room(uuid) })
   app.decorate('openPayments', service)
+  // Grants and incoming payments cost nothing to make (non-interactive): what can no longer be used is
+  // forgotten hourly, so the tables do not grow for ever.
+  const now = opts.now ?? Date.now
+  const purge = setInterval(() => {
+    void store.purge(now(), { grantTtlMs: 30 * 24 * 3600_000, paymentRetentionMs: 30 * 24 * 3600_000 })
+      .then((n) => { if (n.tokens + n.grants + n.payments > 0) app.log.info({ service: 'open-payments', ...n }, 'expired Open Payments state forgotten') })
+      .catch((err: unknown) => app.log.error({ err }, 'could not purge Open Payments state'))
+  }, 3600_000).unref()
+  app.addHook('onClose', async () => { clearInterval(purge) })
 }, { name: 'open-payments', fastify: '5.x', dependencies: ['store', 'wallet'] })

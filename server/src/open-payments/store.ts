@@ -92,6 +92,11 @@ export interface OpenPaymentsStore {
   completeIncomingPayment (id: string, now: number): Promise<IncomingPaymentRecord | undefined>
   /** Adds `amount` to what the payment received, if it is open, unexpired and has room for it. */
   receive (id: string, amount: bigint, now: number): Promise<ReceiveResult>
+  /**
+   * Forgets what can no longer be used: tokens expired or revoked, grants cancelled or older than
+   * `grantTtlMs` with no live token, incoming payments expired more than `paymentRetentionMs` ago.
+   */
+  purge (now: number, opts: { grantTtlMs: number, paymentRetentionMs: number }): Promise<{ tokens: number, grants: number, payments: number }>
 }
 
 interface Row { [key: string]: unknown }
@@ -138,7 +143,10 @@ export function createOpenPaymentsStore (db: DatabaseSync): OpenPaymentsStore {
     paymentGet: db.prepare('SELECT * FROM op_incoming_payments WHERE id = ?'),
     paymentList: db.prepare('SELECT * FROM op_incoming_payments WHERE account = ? AND (? IS NULL OR client = ?) AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?'),
     paymentComplete: db.prepare('UPDATE op_incoming_payments SET completed = 1, updated_at = ? WHERE id = ?'),
-    paymentReceived: db.prepare('UPDATE op_incoming_payments SET received = ?, updated_at = ? WHERE id = ?')
+    paymentReceived: db.prepare('UPDATE op_incoming_payments SET received = ?, updated_at = ? WHERE id = ?'),
+    purgeTokens: db.prepare('DELETE FROM op_tokens WHERE expires_at <= ? OR revoked_at IS NOT NULL'),
+    purgeGrants: db.prepare('DELETE FROM op_grants WHERE (revoked_at IS NOT NULL OR created_at <= ?) AND id NOT IN (SELECT grant_id FROM op_tokens)'),
+    purgePayments: db.prepare('DELETE FROM op_incoming_payments WHERE expires_at <= ?')
   }
   const grantOf = (id: string) => { const r = q.grantGet.get(id) as Row | undefined; return r && toGrant(r) }
   const live = (row: Row | undefined, now: number) => {
@@ -212,6 +220,13 @@ export function createOpenPaymentsStore (db: DatabaseSync): OpenPaymentsStore {
         q.paymentComplete.run(now, id)
         return toPayment(q.paymentGet.get(id) as Row)
       })
+    },
+    async purge (now, opts) {
+      return inTransaction(db, () => ({
+        tokens: Number(q.purgeTokens.run(now).changes),
+        grants: Number(q.purgeGrants.run(now - opts.grantTtlMs).changes),
+        payments: Number(q.purgePayments.run(now - opts.paymentRetentionMs).changes)
+      }))
     },
     async receive (id, amount, now) {
       return inTransaction(db, (): ReceiveResult => {
