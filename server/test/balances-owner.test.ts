@@ -93,7 +93,7 @@ test('a receiver behind an outside proxy can mint receipts, but they buy nothing
   const refused = await registerTorrent(url, outside.torrent)
   assert.equal(refused.status, 400)
   assert.equal(refused.body.code, 'unknown_asset')
-  assert.match(String(refused.body.message), /not to a wallet account of this companion/)
+  assert.match(String(refused.body.message), /neither a wallet account of this companion nor an Open Payments wallet address/)
 })
 
 test('a stranger who knows a reader\'s balance id can neither buy keys, nor use grants, nor drain it, nor announce with it', async (t) => {

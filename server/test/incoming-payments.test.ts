@@ -130,3 +130,26 @@ test('found by an attacker\'s second look: percent-escaped spellings of one paym
   assert.deepEqual(polled, [...Array(16).fill(true), false])
   assert.equal((await credit(url, newReader().id, (await ext.incomingPayment(demo)).id, demo)).body.polling, true, 'another reader is still polled')
 })
+
+test('a creator wallet on another server: its asset comes from its wallet address, its payments are read there, and they buy content here', async (t) => {
+  // B is the creator's wallet (another companion's embedded Open Payments wallet, over HTTP); A sells.
+  const a = await build(t)
+  const b = await build(t)
+  const creator = `${b.url}/wallet/demo`
+  const proxy = await (await fetch(`${a.url}/proxies`, { method: 'POST', headers: { ...adminAuth, 'content-type': 'application/json' }, body: JSON.stringify({ paymentPointer: creator }) })).json() as { id: string, proxyPointer: string }
+  const created = await licensedTorrent(a.app, a.url, new Uint8Array(30_000).fill(3), { cents: '1', license: { paymentPointer: proxy.proxyPointer } })
+  const registered = await registerTorrent(a.url, created.torrent)
+  assert.equal(registered.status, 201, JSON.stringify(registered.body))
+  assert.equal(registered.body.spendAmount, '10000000', 'priced in the remote wallet\'s asset, USD/9, read from its wallet address')
+
+  const ext = await extension(b.url)
+  const ip = await ext.incomingPayment(creator)
+  await payIncomingPayment(b.btpPort, ip.methods[0]!, 10_000_000)
+  const reader = newReader()
+  const r = await credit(a.url, reader.id, ip.id, creator)
+  assert.equal(r.status, 200, r.body.message)
+  assert.equal(r.body.credited, '10000000')
+  const access = await fetch(`${a.url}/torrents/${created.infoHash}/access`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret: reader.secret, peerId: 'cd'.repeat(20) }) })
+  assert.equal(access.status, 200)
+  assert.equal((await access.json() as { charged: string }).charged, '10000000')
+})

@@ -31,7 +31,7 @@ export default fp(async function incomingPaymentsPlugin (app, opts: IncomingPaym
     client,
     store: app.store,
     verifier: app.verifier,
-    asset: () => app.wallet.asset(),
+    assetOf: (receiver) => app.receivers.assetOf(receiver),
     log: app.log,
     maxBalance: I64_MAX,
     ...(opts.now ? { now: opts.now } : {}),
@@ -70,4 +70,4 @@ export default fp(async function incomingPaymentsPlugin (app, opts: IncomingPaym
     reply.header('cache-control', 'no-store')
     return { credited: r.credited.toString(), balance: r.balance.toString(), receiver: r.receiver, receivedAmount: r.receivedAmount.toString(), completed: r.completed, polling: r.polling }
   })
-}, { name: 'incoming-payments', fastify: '5.x', dependencies: ['store', 'secrets', 'wallet', 'verifier', 'open-payments'] })
+}, { name: 'incoming-payments', fastify: '5.x', dependencies: ['store', 'secrets', 'wallet', 'verifier', 'receivers', 'open-payments'] })

@@ -51,8 +51,8 @@ export interface IncomingPaymentVerifierDeps {
   client: Pick<OpenPaymentsClient, 'sdk' | 'readToken' | 'forget'>
   store: Pick<Store, 'creditIncomingPayment'>
   verifier: Pick<VerifierService, 'proxyFor'>
-  /** The asset the receiver's balance counts in (the embedded network's, as receipts count) */
-  asset: () => { code: string, scale: number }
+  /** The asset a receiver's payments count in (its wallet's), or why it is unknown */
+  assetOf: (receiver: string) => Promise<{ assetCode: string, assetScale: number } | { problem: string, detail: string }>
   log: FastifyBaseLogger
   now?: () => number
   maxBalance: bigint
@@ -124,9 +124,11 @@ export function createIncomingPaymentVerifier (deps: IncomingPaymentVerifierDeps
     if (payment.id !== paymentUrl) return fail(IncomingPaymentError.InvalidUrl, `${paymentUrl} is not the payment's own URL (${payment.id})`)
     // The wallet that holds the payment says whose it is; it must be the creator's.
     if (payment.walletAddress !== wa.id) return fail(IncomingPaymentError.NotThisWallet, `${paymentUrl} pays ${payment.walletAddress}, not ${wa.id}`)
-    const asset = deps.asset()
-    if (payment.receivedAmount.assetCode !== asset.code || payment.receivedAmount.assetScale !== asset.scale) {
-      return fail(IncomingPaymentError.AssetMismatch, `the payment counts in ${payment.receivedAmount.assetCode}/${payment.receivedAmount.assetScale}, balances here in ${asset.code}/${asset.scale}`)
+    // Balances for a receiver count in its wallet's asset, as its prices are converted into.
+    const asset = await deps.assetOf(receiver)
+    if ('problem' in asset) return fail(IncomingPaymentError.AssetMismatch, asset.detail)
+    if (payment.receivedAmount.assetCode !== asset.assetCode || payment.receivedAmount.assetScale !== asset.assetScale) {
+      return fail(IncomingPaymentError.AssetMismatch, `the payment counts in ${payment.receivedAmount.assetCode}/${payment.receivedAmount.assetScale}, this receiver's balances in ${asset.assetCode}/${asset.assetScale}`)
     }
     const received = BigInt(payment.receivedAmount.value)
     const result = await deps.store.creditIncomingPayment({ incomingPayment: paymentUrl, balanceId, receiver, received, maxBalance: deps.maxBalance, now: now() })

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { ExchangeRate } from '../prices/rates.ts'
 import { createReceiverService, type ReceiverService } from './service.ts'
+import { walletAddressAssets } from './wallet-address.ts'
 
 declare module 'fastify' {
   interface FastifyInstance { receivers: ReceiverService }
@@ -11,6 +12,7 @@ export default fp(async function receiversPlugin (app, opts: { publicUrl: string
     publicUrl: opts.publicUrl,
     verifier: app.verifier,
     ...(opts.rates ? { rates: opts.rates } : {}),
+    walletAddressAsset: walletAddressAssets(),
     async walletAsset (name) {
       const account = await app.wallet.getAccount(name)
       return typeof account === 'string' ? undefined : { assetCode: account.assetCode, assetScale: account.assetScale }

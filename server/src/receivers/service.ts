@@ -5,10 +5,11 @@
 //
 // A receiver's asset is known only when the companion can vouch for it: its proxy forwards to one of
 // this companion's own wallet accounts, however the URL spells this companion (localhost,
-// 127.0.0.1, [::1] and the public URL are one server). For a pointer elsewhere, receipts count what
-// that wallet received in an asset nobody told us; taking a price as if it were in those units
-// undercharges by orders of magnitude (a "1.00 USD" license cost 100 units of USD/9), so such a
-// receiver sells nothing here.
+// 127.0.0.1, [::1] and the public URL are one server), or to an Open Payments wallet address, whose
+// document states its asset (https, or http on loopback; the admin registered it). For an SPSP
+// pointer elsewhere, receipts count what that wallet received in an asset nobody told us; taking a
+// price as if it were in those units undercharges by orders of magnitude (a "1.00 USD" license cost
+// 100 units of USD/9), so such a receiver sells nothing here.
 import { convertScale } from '../torrent/license.ts'
 import type { VerifierService } from '../verifier/service.ts'
 import { I64_MAX } from '../verifier/service.ts'
@@ -60,6 +61,8 @@ export interface ReceiverDeps {
   walletAsset (account: string): Promise<Asset | undefined>
   /** Exchange rates (TRICKLE_RATES) for prices in another asset than the receiver's */
   rates?: readonly ExchangeRate[]
+  /** The asset of an Open Payments wallet address elsewhere (its GET with Accept: application/json), or undefined */
+  walletAddressAsset? (url: string): Promise<Asset | undefined>
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
@@ -98,9 +101,10 @@ export function createReceiverService (deps: ReceiverDeps): ReceiverService {
     let endpoint: URL
     try { endpoint = new URL(proxy.spspEndpoint) } catch { return { problem: 'unknown_asset', detail: `${proxy.spspEndpoint} is not a URL` } }
     const m = /^\/wallet\/([^/]+)$/.exec(endpoint.pathname)
-    const asset = sameServer(endpoint, base) && m ? await deps.walletAsset(decodeURIComponent(m[1]!)) : undefined
+    const local = sameServer(endpoint, base) && m
+    const asset = local ? await deps.walletAsset(decodeURIComponent(m[1]!)) : await deps.walletAddressAsset?.(proxy.spspEndpoint)
     if (!asset) {
-      return { problem: 'unknown_asset', detail: `the proxy pointer forwards to ${proxy.spspEndpoint}, not to a wallet account of this companion, so the asset its receipts count in is unknown here` }
+      return { problem: 'unknown_asset', detail: `the proxy pointer forwards to ${proxy.spspEndpoint}, neither a wallet account of this companion nor an Open Payments wallet address that states its asset, so the asset its payments count in is unknown here` }
     }
     return asset
   }
