@@ -1,4 +1,4 @@
-// `npm run bench`: every measurement of issue 8 in one go, on this machine, loopback only. Installs the
+// `npm run bench`: every measurement of bench/README.md in one go, on this machine, loopback only. Installs the
 // anchors into bench/node_modules first when needed, waits for a quiet machine before each load, starts
 // and stops every process it uses, prints the table and writes bench/results/<date>.json and latest.json.
 //

@@ -4,7 +4,7 @@
 //        @fastify/websocket use), without any tracker state;
 //   raw  node:http's upgrade event, a hand-written handshake and frame, the request dropped;
 //   net-ws  WebSocket by hand on a bare net.Server (handshake and frames parsed here, no node:http):
-//        what a tracker transport would need to reach issue 8's 4 KB per idle peer;
+//        what a tracker transport would need to reach the goal of 4 KB per idle peer;
 //   trickle  the product's tracker protocol (server/src/tracker/protocol.ts and its WebSocket
 //        transport) on a plain node:http server, swarms included, without the rest of the companion.
 // Usage: ws-floor-server.ts MODE PORT (prints {"ready":true}).

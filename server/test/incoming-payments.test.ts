@@ -1,4 +1,4 @@
-// Open Payments incoming payments as proof of payment (issue 17): a reader's wallet pays an incoming
+// Open Payments incoming payments as proof of payment: a reader's wallet pays an incoming
 // payment at the creator's wallet (the embedded one, through the official SDK, as the Web Monetization
 // extension does), the page submits its URL, and the companion credits what the creator's wallet says
 // it received, to the same balances receipts feed. And the cheats: a payment on another wallet of the

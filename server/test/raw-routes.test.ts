@@ -1,5 +1,5 @@
 // The tracker's announce and scrape are answered straight from node:http on a listening server
-// (app.rawGet, issue 8: they are most of a tracker's requests), while `inject` goes through the
+// (app.rawGet: they are most of a tracker's requests), while `inject` goes through the
 // Fastify routes that document them. Both must answer alike; everything else still goes to Fastify; a
 // raw handler that throws costs a 500, not the server.
 import assert from 'node:assert/strict'

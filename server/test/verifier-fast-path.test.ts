@@ -1,4 +1,4 @@
-// The verifier's fast paths (issue 8): HMAC from one-shot hashes must give createHmac's bytes, and the
+// The verifier's fast paths: HMAC from one-shot hashes must give createHmac's bytes, and the
 // store's group commit must keep every money-moving call atomic, ordered and isolated from the others'
 // failures.
 import assert from 'node:assert/strict'

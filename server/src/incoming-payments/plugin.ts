@@ -7,7 +7,8 @@ import { sendError } from '../http-errors.ts'
 import { Amount, errorRef } from '../schemas/common.ts'
 import { I64_MAX } from '../verifier/service.ts'
 import { createOpenPaymentsClient } from './client.ts'
-import { createIncomingPaymentVerifier, incomingPaymentErrorStatus, type IncomingPaymentVerifier } from './service.ts'
+import { incomingPaymentErrorStatus } from './errors.ts'
+import { createIncomingPaymentVerifier, type IncomingPaymentVerifier } from './service.ts'
 
 declare module 'fastify' {
   interface FastifyInstance { incomingPayments: IncomingPaymentVerifier }

@@ -14,21 +14,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Store } from '../store/types.ts'
 import type { VerifierService } from '../verifier/service.ts'
 import type { OpenPaymentsClient } from './client.ts'
-
-export const IncomingPaymentError = {
-  InvalidUrl: 'invalid_incoming_payment',
-  UnknownReceiver: 'unknown_receiver',
-  NotThisWallet: 'not_this_wallet',
-  AssetMismatch: 'asset_mismatch',
-  Unreachable: 'wallet_unreachable',
-  Claimed: 'incoming_payment_claimed',
-  BalanceOverflow: 'balance_overflow'
-} as const
-export type IncomingPaymentError = typeof IncomingPaymentError[keyof typeof IncomingPaymentError]
-
-export const incomingPaymentErrorStatus: { [E in IncomingPaymentError]: number } = {
-  invalid_incoming_payment: 400, unknown_receiver: 404, not_this_wallet: 403, asset_mismatch: 409, wallet_unreachable: 502, incoming_payment_claimed: 409, balance_overflow: 409
-}
+import { IncomingPaymentError } from './errors.ts'
 
 export interface IncomingPaymentCredit {
   /** Credited by this request */

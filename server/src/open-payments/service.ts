@@ -215,6 +215,24 @@ export function createOpenPaymentsService (deps: OpenPaymentsDeps): OpenPayments
     return p
   }
 
+  /** The grant a signed request's continuation token belongs to, if it is live. */
+  async function continuing (grantId: string, request: SignedRequest): Promise<{ grant: GrantRecord, token: string } | OpenPaymentsFailure> {
+    const token = gnapToken(request.headers)
+    const grant = token ? await deps.store.grantByContinueToken(grantId, token) : undefined
+    if (!grant || grant.revokedAt !== undefined) return opFail(E.InvalidContinuation, 'unknown grant, wrong continuation token, or the grant was cancelled')
+    return (await signedBy(grant, request)) ?? { grant, token: token! }
+  }
+  const grantReply = async (grant: GrantRecord, continueToken: string): Promise<GrantResponse> =>
+    ({ access_token: await issueToken(grant), continue: { access_token: { value: continueToken }, uri: `${authServer}/continue/${grant.id}` } })
+
+  /** The live access token a signed request manages (rotate, revoke), with its grant. */
+  async function managing (manageId: string, request: SignedRequest) {
+    const token = gnapToken(request.headers)
+    const found = token ? await deps.store.tokenByManageId(manageId, token, now()) : undefined
+    if (!found) return opFail(E.InvalidToken, 'unknown, expired or revoked access token')
+    return (await signedBy(found.grant, request)) ?? found
+  }
+
   return {
     authServer,
     resourceServer,
@@ -263,47 +281,34 @@ export function createOpenPaymentsService (deps: OpenPaymentsDeps): OpenPayments
       const continueToken = newToken()
       await deps.store.putGrant(grant, continueToken)
       log.debug({ grant: grant.id, client: clientId(grant), access }, 'grant issued')
-      return { access_token: await issueToken(grant), continue: { access_token: { value: continueToken }, uri: `${authServer}/continue/${grant.id}` } }
+      return grantReply(grant, continueToken)
     },
 
     async continueGrant (grantId, request) {
-      const token = gnapToken(request.headers)
-      const grant = token ? await deps.store.grantByContinueToken(grantId, token) : undefined
-      if (!grant || grant.revokedAt !== undefined) return opFail(E.InvalidContinuation, 'unknown grant, wrong continuation token, or the grant was cancelled')
-      const bad = await signedBy(grant, request)
-      if (bad) return bad
+      const c = await continuing(grantId, request)
+      if ('error' in c) return c
       // Non-interactive grants are final at once: continuing one hands out a fresh access token.
-      const continueToken = token!
-      return { access_token: await issueToken(grant), continue: { access_token: { value: continueToken }, uri: `${authServer}/continue/${grant.id}` } }
+      return grantReply(c.grant, c.token)
     },
 
     async cancelGrant (grantId, request) {
-      const token = gnapToken(request.headers)
-      const grant = token ? await deps.store.grantByContinueToken(grantId, token) : undefined
-      if (!grant || grant.revokedAt !== undefined) return opFail(E.InvalidContinuation, 'unknown grant, wrong continuation token, or already cancelled')
-      const bad = await signedBy(grant, request)
-      if (bad) return bad
-      await deps.store.revokeGrant(grant.id, now())
-      log.debug({ grant: grant.id }, 'grant cancelled')
+      const c = await continuing(grantId, request)
+      if ('error' in c) return c
+      await deps.store.revokeGrant(c.grant.id, now())
+      log.debug({ grant: c.grant.id }, 'grant cancelled')
       return true
     },
 
     async rotateToken (manageId, request) {
-      const token = gnapToken(request.headers)
-      const found = token ? await deps.store.tokenByManageId(manageId, token, now()) : undefined
-      if (!found) return opFail(E.InvalidToken, 'unknown, expired or revoked access token')
-      const bad = await signedBy(found.grant, request)
-      if (bad) return bad
+      const found = await managing(manageId, request)
+      if ('error' in found) return found
       await deps.store.revokeToken(manageId, now())
       return { access_token: await issueToken(found.grant) }
     },
 
     async revokeToken (manageId, request) {
-      const token = gnapToken(request.headers)
-      const found = token ? await deps.store.tokenByManageId(manageId, token, now()) : undefined
-      if (!found) return opFail(E.InvalidToken, 'unknown, expired or revoked access token')
-      const bad = await signedBy(found.grant, request)
-      if (bad) return bad
+      const found = await managing(manageId, request)
+      if ('error' in found) return found
       await deps.store.revokeToken(manageId, now())
       return true
     },

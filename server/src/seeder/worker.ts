@@ -2,7 +2,7 @@
 // and supervisor.ts in the companion calls it through IPC messages. Started by supervisor.ts only:
 // fork(worker.ts, [JSON of SeederDeps without log]) with 'advanced' serialization.
 //
-// Why (issue 8, bench/README.md "Downloads"): in the companion's process, serving a download competed
+// Why: in the companion's process, serving a download competed
 // with every HTTP request, payment and receipt, and each garbage collection walked the companion's whole
 // heap while the transfer churned through Buffers: a paid download ran at 0.86-0.98 of plain WebTorrent.
 // A process of its own gives the transfer a heap the size of WebTorrent's and a core when one is free,

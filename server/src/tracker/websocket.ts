@@ -1,7 +1,7 @@
 // A small RFC 6455 server transport for the WebTorrent tracker, on the companion's own HTTP server.
 //
 // Why not `ws` (through @fastify/websocket): a tracker holds thousands of idle connections, and every
-// byte per connection counts (issue 8: at most 4 KB per idle peer). `ws` costs 8.5-9.3 KB per idle
+// byte per connection counts (the goal is at most 4 KB per idle peer). `ws` costs 8.5-9.3 KB per idle
 // connection here (a WebSocket, a Receiver stream, a Sender and their closures), and @fastify/websocket
 // keeps each upgrade's ServerResponse and IncomingMessage alive on top: 17 KB in all. This transport
 // keeps one small object per connection and shares every listener between them (bench/README.md has
