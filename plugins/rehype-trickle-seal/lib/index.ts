@@ -6,15 +6,18 @@
 // decrypts with WebCrypto once the companion has spent the price from what the reader's balance holds
 // for the section's receiver.
 //
-// The receiver is the proxy id of the page's monetization pointer (<link rel="monetization"
-// href="{companion}/p/{id}">): readers pay that pointer, and balances are kept per receiver, so a section
-// sealed for another receiver could never be bought with the page's payments. A page with exclusive
-// sections and no such pointer, or a price the companion cannot charge, fails the build.
+// The receiver is the one the page's monetization link pays (<link rel="monetization" href>): the
+// creator's Open Payments wallet address, whose id is the one its registration at the companion has
+// (POST /proxies), or a proxy pointer of the companion ({companion}/p/{id}) for agents that send
+// STREAM receipts. Balances are kept per receiver, so a section sealed for another receiver could
+// never be bought with the page's payments. A page with exclusive sections and no link fails the
+// build; sealSite (site.ts) then asks the companion whether it can charge each price.
 import type { Element, Root } from 'hast'
 import { toHtml } from 'hast-util-to-html'
 import { visit, EXIT, SKIP } from 'unist-util-visit'
 import type { VFile } from 'vfile'
 import { encodeSealToken, sealSection, siteOf, type SectionPrice } from '@trickle/server/seal-crypto'
+import { receiverIdOfPointer } from '@trickle/server/pointers'
 
 export interface Options {
   /**
@@ -48,6 +51,10 @@ export interface SealedSection {
    * few words leaked.
    */
   before: string
+  /** The section token: its price and receiver, which the companion quotes (GET /sealed/price) */
+  token: string
+  receiver: string
+  price: SectionPrice
 }
 
 const SKIP_TEXT = new Set(['head', 'script', 'style', 'template', 'noscript'])
@@ -161,8 +168,8 @@ export default function rehypeTrickleSeal (options: Options) {
   const companion = options.companion.replace(/\/+$/, '')
   let fixedReceiver: string | undefined
   if (options.receiver) {
-    fixedReceiver = PROXY_ID.test(options.receiver) ? options.receiver : proxyIdOf(options.receiver, companion)
-    if (!fixedReceiver) throw new Error(`rehype-trickle-seal: options.receiver must be a proxy id (32 hex digits) or a proxy pointer of ${companion} (${companion}/p/{id}), got "${options.receiver}"`)
+    fixedReceiver = PROXY_ID.test(options.receiver) ? options.receiver : proxyIdOf(options.receiver, companion) ?? receiverIdOfPointer(options.receiver)
+    if (!fixedReceiver) throw new Error(`rehype-trickle-seal: options.receiver must be a receiver id (32 hex digits), a wallet address or payment pointer, or a proxy pointer of ${companion} (${companion}/p/{id}), got "${options.receiver}"`)
   }
 
   return function transform (tree: Root, file: VFile): undefined {
@@ -195,15 +202,15 @@ export default function rehypeTrickleSeal (options: Options) {
       }
       if (!receiver) {
         const href = pagePointer(tree)
-        receiver = href ? proxyIdOf(href, companion) : undefined
+        receiver = href ? proxyIdOf(href, companion) ?? receiverIdOfPointer(href) : undefined
         if (!receiver) {
-          file.fail(`Page ${page} has exclusive sections, but its monetization pointer (<link rel="monetization" href>) is ${href === undefined ? 'missing' : `"${href}"`}, not a proxy pointer of the companion ${companion} (${companion}/p/{32 hex digits}): readers' payments must reach a receiver the companion verifies. Point the page at the companion's proxy pointer, or pass the receiver option`, { ruleId: 'no-receiver', source: 'rehype-trickle-seal' })
+          file.fail(`Page ${page} has exclusive sections, but its monetization link (<link rel="monetization" href>) is ${href === undefined ? 'missing' : `"${href}", neither a payment pointer nor a wallet address`}: readers' payments must reach a receiver the companion verifies. Point the page at the creator's Open Payments wallet address or the companion's proxy pointer (${companion}/p/{id}), or pass the receiver option`, { ruleId: 'no-receiver', source: 'rehype-trickle-seal' })
         }
       }
       const token = encodeSealToken(options.sealKey, { site, page, id: String(id), ...price!, receiver: receiver! })
       const plaintext = toHtml(content.children)
       const box = sealSection(options.sealKey, token, plaintext)
-      sealed.push({ page, id: String(id), text: visibleText(content), before: before.get(section) ?? '' })
+      sealed.push({ page, id: String(id), text: visibleText(content), before: before.get(section) ?? '', token, receiver: receiver!, price: price! })
       content.children = []
       Object.assign(content.properties, {
         dataTrickleSealed: '',

@@ -41,6 +41,12 @@ export interface SealSiteOptions {
   receiver?: string
   /** Called once per sealed page (progress for long builds) */
   onPage?: (page: string, sections: number) => void
+  /**
+   * Ask the companion (GET /sealed/price) whether it can charge each distinct receiver and price
+   * before anything is written (default true), so a price it cannot convert, or a receiver it does not
+   * sell for, fails the build instead of every reader's purchase. false seals offline, unchecked.
+   */
+  checkPrices?: boolean
 }
 
 export interface SealReport {
@@ -68,6 +74,43 @@ export class PlaintextLeakError extends Error {
     this.name = 'PlaintextLeakError'
     this.leaks = leaks
   }
+}
+
+export class UnchargeablePriceError extends Error {
+  readonly problems: Array<{ page: string, id: string, code: string, message: string }>
+  constructor (problems: Array<{ page: string, id: string, code: string, message: string }>) {
+    super(`the companion cannot charge these sections' prices; nothing was written:\n${problems.slice(0, 20).map((p) => `  section "${p.id}" of ${p.page}: ${p.message} (${p.code})`).join('\n')}\n` +
+      'Register the page\'s wallet address at the companion (POST /proxies), price it in the wallet\'s currency, or set a rate (TRICKLE_RATES).')
+    this.name = 'UnchargeablePriceError'
+    this.problems = problems
+  }
+}
+
+/**
+ * Quotes one token per distinct receiver and price at the companion: what it refuses there it would
+ * refuse to every reader. Throws UnchargeablePriceError, or an Error when the companion cannot be asked.
+ */
+async function checkPricesAt (companion: string, sections: SealedSection[]): Promise<void> {
+  const distinct = new Map<string, SealedSection[]>()
+  for (const s of sections) {
+    const key = `${s.receiver} ${s.price.amount} ${s.price.assetCode} ${s.price.assetScale}`
+    distinct.set(key, [...(distinct.get(key) ?? []), s])
+  }
+  const problems: Array<{ page: string, id: string, code: string, message: string }> = []
+  for (const group of distinct.values()) {
+    const url = `${companion.replace(/\/+$/, '')}/sealed/price?token=${encodeURIComponent(group[0]!.token)}`
+    let res: Response
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(10_000) })
+    } catch (err) {
+      throw new Error(`could not ask the companion ${companion} whether it can charge the sealed sections' prices (${(err as Error).message}); start it, or seal without the check (--offline)`)
+    }
+    if (res.ok) continue
+    const body = await res.json().catch(() => ({})) as { code?: string, message?: string }
+    if (res.status >= 500) throw new Error(`the companion ${companion} answered HTTP ${res.status} to a price query: ${body.message ?? ''}`)
+    for (const s of group) problems.push({ page: s.page, id: s.id, code: body.code ?? String(res.status), message: body.message ?? `HTTP ${res.status}` })
+  }
+  if (problems.length > 0) throw new UnchargeablePriceError(problems)
 }
 
 export class UnconvertedMarkerError extends Error {
@@ -265,6 +308,7 @@ export async function sealSite (root: string, opts: SealSiteOptions): Promise<Se
   }
   if (unconverted.length > 0) throw new UnconvertedMarkerError(unconverted)
   if (leaks.length > 0) throw new PlaintextLeakError(leaks)
+  if (opts.checkPrices !== false && sections.length > 0) await checkPricesAt(opts.companion, sections)
 
   // 3. Only now write: each page to a temporary name, then renamed over the original (no half-written page).
   for (const [file, html] of output) {

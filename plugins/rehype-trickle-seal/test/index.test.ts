@@ -1,6 +1,6 @@
-// rehype-trickle-seal on single pages: the receiver comes from the page's monetization pointer (a proxy
-// pointer of the companion) or the receiver option, and a price or pointer the companion could not
-// charge stops the build with a message naming the page and the field.
+// rehype-trickle-seal on single pages: the receiver comes from the page's monetization link (a wallet
+// address or a proxy pointer of the companion) or the receiver option, and a price or link the
+// companion could not charge stops the build with a message naming the page and the field.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import rehypeParse from 'rehype-parse'
@@ -8,6 +8,7 @@ import rehypeStringify from 'rehype-stringify'
 import { unified } from 'unified'
 import { VFile } from 'vfile'
 import { decodeSealToken, openSection, sealKeyFrom, sectionKey, siteSealKey } from '@trickle/server/seal-crypto'
+import { receiverIdOfPointer } from '@trickle/server/pointers'
 import rehypeTrickleSeal, { type Options } from '../index.ts'
 
 // The companion's key, and the site key its POST /sealed/sites hands this site's build.
@@ -46,21 +47,28 @@ test('loopback spellings of the companion\'s port are one host; the receiver opt
   }
   assert.equal((await seal(page(`${companion}/p/${ID}`), { receiver: OTHER })).token?.receiver, OTHER)
   assert.equal((await seal(page(undefined), { receiver: `http://127.0.0.1:3000/p/${OTHER}` })).token?.receiver, OTHER, 'a pointer works as the option too')
-  assert.throws(() => unified().use(rehypeTrickleSeal, { sealKey, site, companion, receiver: 'alice' }).freeze(), /options\.receiver must be a proxy id \(32 hex digits\) or a proxy pointer of http:\/\/localhost:3000/)
+  assert.throws(() => unified().use(rehypeTrickleSeal, { sealKey, site, companion, receiver: 'alice' }).freeze(), /options\.receiver must be a receiver id \(32 hex digits\), a wallet address or payment pointer, or a proxy pointer of http:\/\/localhost:3000/)
 })
 
-test('a page with exclusive sections but no proxy pointer of the companion fails, naming the page and its pointer', async () => {
+test('a page whose link is a wallet address is paid to that address\'s receiver, the id its registration at the companion has', async () => {
+  for (const pointer of ['https://wallet.example/alice', `${companion}/wallet/demo`, '$wallet.example/alice', `http://localhost:3001/p/${ID}`]) {
+    const { token } = await seal(page(pointer))
+    assert.equal(token?.receiver, receiverIdOfPointer(pointer), pointer)
+    assert.match(token!.receiver, /^[0-9a-f]{32}$/)
+  }
+  // One address, one receiver: the $ form and its https URL are the same creator.
+  assert.equal(receiverIdOfPointer('$wallet.example/alice'), receiverIdOfPointer('https://wallet.example/alice'))
+})
+
+test('a page with exclusive sections but no link, or a link that is no pointer, fails, naming the page and its link', async () => {
   for (const [pointer, said] of [
     [undefined, 'is missing'],
-    ['https://wallet.example/alice', 'is "https://wallet.example/alice"'],
-    [`http://localhost:3001/p/${ID}`, `is "http://localhost:3001/p/${ID}"`], // another port: another server
-    [`https://localhost:3000/p/${ID}`, `is "https://localhost:3000/p/${ID}"`],
-    [`${companion}/wallet/demo`, `is "${companion}/wallet/demo"`],
-    [`${companion}/p/${ID.slice(1)}`, `is "${companion}/p/${ID.slice(1)}"`]
+    ['mailto:alice@wallet.example', 'is "mailto:alice@wallet.example", neither a payment pointer nor a wallet address'],
+    ['https://user:pw@wallet.example/alice', 'is "https://user:pw@wallet.example/alice", neither']
   ] as const) {
     await assert.rejects(seal(page(pointer)), (err: Error) => {
-      assert.ok(err.message.startsWith(`Page /posts/a/ has exclusive sections, but its monetization pointer (<link rel="monetization" href>) ${said}`), err.message)
-      assert.match(err.message, /not a proxy pointer of the companion http:\/\/localhost:3000 \(http:\/\/localhost:3000\/p\/\{32 hex digits\}\)/)
+      assert.ok(err.message.startsWith(`Page /posts/a/ has exclusive sections, but its monetization link (<link rel="monetization" href>) ${said}`), err.message)
+      assert.match(err.message, /Point the page at the creator's Open Payments wallet address or the companion's proxy pointer \(http:\/\/localhost:3000\/p\/\{id\}\)/)
       return true
     }, String(pointer))
   }

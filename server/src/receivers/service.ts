@@ -13,6 +13,7 @@
 import { convertScale } from '../torrent/license.ts'
 import type { VerifierService } from '../verifier/service.ts'
 import { I64_MAX } from '../verifier/service.ts'
+import { receiverIdOfPointer } from './pointers.ts'
 import { ceilTimes, conversionFactor, type ExchangeRate } from '../prices/rates.ts'
 
 export interface Asset {
@@ -45,6 +46,12 @@ export interface ReceiverPrice {
 export interface ReceiverService {
   /** The proxy id of a proxy pointer of this companion (any spelling of its host), or undefined. */
   proxyIdOf (pointer: string): string | undefined
+  /**
+   * The receiver a pointer's payments count for: a proxy pointer's id, or for any other pointer or
+   * wallet address the id its registration has (POST /proxies), so a page or license may name a
+   * creator's Open Payments wallet address itself. Undefined when it is no pointer at all.
+   */
+  receiverOf (pointer: string): string | undefined
   /** The asset a receiver (proxy id) receives in, when this companion can vouch for it. */
   assetOf (receiver: string): Promise<Asset | PriceProblem>
   /**
@@ -111,6 +118,7 @@ export function createReceiverService (deps: ReceiverDeps): ReceiverService {
 
   return {
     proxyIdOf,
+    receiverOf: (pointer) => proxyIdOf(pointer) ?? receiverIdOfPointer(pointer),
     assetOf,
     async priceFor (receiver, price) {
       const bad = checkPrice(price)

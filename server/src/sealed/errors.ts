@@ -24,7 +24,7 @@ export const sealErrorMessage: { [E in SealError]: string } = {
   invalid_token: 'the section token is malformed',
   token_not_issued: 'the section token is not one the sealing step issued with this companion\'s seal secret (altered or made up)',
   invalid_balance_secret: 'secret must be the balance\'s secret: 32 bytes, base64url (43 characters); the balance id is derived from it',
-  unknown_receiver: 'the section\'s receiver is not a proxy pointer to a wallet account of this companion, so its price cannot be charged here',
+  unknown_receiver: 'the section\'s receiver (the page\'s monetization link) is not registered here (POST /proxies), or its wallet does not state its currency, so its price cannot be charged here',
   asset_mismatch: 'the section is priced in another currency than this server receives, and no rate converts it',
   no_payment: 'no payment has been credited to this balance yet',
   payment_required: 'the balance does not cover this section yet'

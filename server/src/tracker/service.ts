@@ -24,7 +24,7 @@ import type { RegisteredTorrent, TrackerStore } from './store.ts'
 export interface TrackerDeps {
   store: TrackerStore
   /** Which receiver a license pays, and its price in that receiver's units. */
-  receivers: Pick<ReceiverService, 'proxyIdOf' | 'priceFor'>
+  receivers: Pick<ReceiverService, 'receiverOf' | 'priceFor'>
   /** Spends once per (balance, grant key), atomically: the tracker's grant key is the infohash. */
   grants: Pick<Store, 'spendForGrant'>
   publicUrl: string
@@ -122,7 +122,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
   for (const record of await deps.store.listTorrents()) {
     try {
       const parsed = await parseTorrent(record.torrent)
-      const receiver = parsed.license ? deps.receivers.proxyIdOf(parsed.license.paymentPointer) : undefined
+      const receiver = parsed.license ? deps.receivers.receiverOf(parsed.license.paymentPointer) : undefined
       torrents.set(record.infoHash, { record, parsed, ...(receiver ? { receiver } : {}) })
     } catch (err) {
       log.error({ infoHash: record.infoHash, err: (err as Error).message }, 'a stored torrent no longer parses; ignoring it')
@@ -144,7 +144,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
     if (!sameServer(verifier, new URL(publicUrl)) || trimSlash(verifier.pathname) !== trimSlash(new URL(publicUrl).pathname)) {
       return { error: TrackerError.WrongVerifier, detail: `it is ${license.verifier}, this server is ${publicUrl}` }
     }
-    const receiver = deps.receivers.proxyIdOf(license.paymentPointer)
+    const receiver = deps.receivers.receiverOf(license.paymentPointer)
     if (receiver === undefined) return { error: TrackerError.UnknownPointer, detail: `${license.paymentPointer} is not one` }
     // Receipts count what the receiver got, in its own asset: the price is converted into it,
     // and refused when that asset is unknown here, differs, or the price is more than a balance holds.

@@ -1,12 +1,13 @@
 // The STREAM receipt verifier (RFC 0039), with the API of @coil/receipt-verifier v1.0.5 (balances,
 // credit, spend) and its later POST /verify, plus proxy payment pointers as ILP Torrent's fork had them.
 // Plain factory over explicit deps; expected failures are returned as VerifierError values.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import {
   decodeReceipt, NONCE_LENGTH, ReceiptError, receiptFromBase64, receiptSecret, U64_MAX
 } from '../receipts/codec.ts'
 import type { ProxyRecord, Store } from '../store/types.ts'
+import { receiverIdOfEndpoint, resolvePaymentPointer } from '../receivers/pointers.ts'
 import { VerifierError } from './errors.ts'
 import { hmacKey, hmacSha256 } from './hmac.ts'
 
@@ -67,26 +68,6 @@ export interface VerifierDeps {
   now?: () => number
 }
 
-/**
- * `$wallet.example/alice` -> https://wallet.example/alice; `$wallet.example` -> https://wallet.example/.well-known/pay
- * (payment pointer spec, interledger/rfcs 0026). http(s) URLs are taken as the SPSP endpoint itself (a bare
- * host gets /.well-known/pay); http is allowed so a local wallet can sit behind a proxy during development.
- */
-export function resolvePaymentPointer (pointer: string): string | undefined {
-  const text = pointer.trim()
-  let url: URL
-  try {
-    url = new URL(text.startsWith('$') ? `https://${text.slice(1)}` : text)
-  } catch {
-    return undefined
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined
-  if (url.username || url.password || url.hash || !url.hostname) return undefined
-  if (text.startsWith('$') && url.search) return undefined
-  // As receipt-verifier's resolvePointer: a bare host means its well-known SPSP endpoint.
-  if (url.pathname === '/') url.pathname = '/.well-known/pay'
-  return url.href
-}
 
 export function createVerifierService (deps: VerifierDeps): VerifierService {
   const log = deps.log.child({ service: 'verifier' })
@@ -169,7 +150,7 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
     async registerProxy (paymentPointer) {
       const spspEndpoint = resolvePaymentPointer(paymentPointer)
       if (!spspEndpoint) return VerifierError.InvalidPointer
-      const id = createHash('sha256').update(spspEndpoint).digest('hex').slice(0, 32)
+      const id = receiverIdOfEndpoint(spspEndpoint)
       const { created, proxy } = await deps.store.putProxy({ id, paymentPointer: paymentPointer.trim(), spspEndpoint, createdAt: now() })
       if (created) log.info({ proxy: id, spspEndpoint, proxyPointer: proxyPointerOf(id) }, 'proxy payment pointer registered')
       return { created, proxy: view(proxy) }
@@ -186,7 +167,7 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
     async proxyFor (paymentPointer) {
       const spspEndpoint = resolvePaymentPointer(paymentPointer)
       if (!spspEndpoint) return undefined
-      const proxy = await deps.store.getProxy(createHash('sha256').update(spspEndpoint).digest('hex').slice(0, 32))
+      const proxy = await deps.store.getProxy(receiverIdOfEndpoint(spspEndpoint))
       return proxy ? view(proxy) : undefined
     },
     async getProxy (id) {
