@@ -26,6 +26,8 @@ import { privateClientOptions } from '../server/src/seeder/service.ts'
 import { installEndOfCandidatesFix } from '../server/src/seeder/webrtc-fix.ts'
 import { createTorrent, formatPrice, parsePrice, TorrentError, torrentToBase64, type License } from '../server/src/torrent/license.ts'
 import { decodeMagnet } from '../server/src/torrent/magnet.ts'
+import { receiverIdOfPointer } from '../server/src/receivers/pointers.ts'
+import { createIncomingPayment, getWalletAddress, incomingPaymentGrant, newClientKey } from '../theme/dev-agent/open-payments.ts'
 import { BALANCE_SECRET, balanceIdOf, newBalanceSecret } from '../server/src/verifier/owner.ts'
 import { magnetMismatch } from '../theme/assets/ts/companion.ts'
 import { base64url, fromBase64url, newPayerKey, type PayerKey } from '../theme/assets/ts/proof/codec.ts'
@@ -36,10 +38,12 @@ const SECRET_FILE = 'reader-balance.secret'
 
 const USAGE = `Usage:
   trickle seed FILE --price AMOUNT [--asset USD] [--scale 2] [--pointer URL] [--companion URL] [--token TOKEN] [--keep-seeding] [--webrtc]
-      AMOUNT is in units of the scale: --price 100 --scale 2 is 1.00. --pointer defaults to the companion's
-      demo wallet; the admin token comes from --token or TRICKLE_ADMIN_TOKEN (npm start prints it).
+      AMOUNT is in units of the scale: --price 100 --scale 2 is 1.00. --pointer (a wallet address, or a
+      proxy pointer of the companion for readers whose agent sends receipts) defaults to the companion's
+      demo wallet address; the admin token comes from --token or TRICKLE_ADMIN_TOKEN (npm start prints it).
   trickle download MAGNET --out DIR [--btp URL] [--data DIR] [--timeout SECONDS] [--webrtc]
-      Pays the price over BTP (default: the companion's embedded connector), credits the receipts and
+      Pays the price over BTP (default: the companion's embedded connector): to a wallet address through
+      an Open Payments incoming payment, to a proxy pointer with STREAM receipts; has it credited and
       downloads. Your balance secret is kept in ${SECRET_FILE} in the data folder (--data, else
       TRICKLE_DATA_DIR, default ./data): downloading the same file again within the purchase pays nothing.
   trickle build SITE_DIR --companion URL --site URL [--out DIR]
@@ -82,13 +86,14 @@ async function seed (file: string, opts: Record<string, string | boolean | undef
   const info = await stat(absolute).catch(() => undefined)
   if (!info?.isFile()) throw new Failure(`${absolute} is not a file.`)
 
-  // The license must name a proxy pointer at the companion, so the receipts readers get are verifiable there.
-  let pointer = String(opts.pointer ?? `${companion}/wallet/demo`)
+  // The license names the creator's wallet address, which readers pay through Open Payments and the
+  // companion must sell for (registered as a receiver); or a proxy pointer of the companion, for
+  // agents that send STREAM receipts.
+  const pointer = String(opts.pointer ?? `${companion}/wallet/demo`)
   if (!pointer.startsWith(`${companion}/p/`)) {
     const r = await http<{ proxyPointer: string }>('the companion', `${companion}/proxies`, { method: 'POST', headers: auth, body: JSON.stringify({ paymentPointer: pointer }) })
     if (r.status === 401) throw new Failure('The companion refused the admin token.')
     if (r.status >= 300) throw new Failure(`The companion cannot take payments for ${pointer}: ${problem(r.body)}`)
-    pointer = r.body.proxyPointer
   }
   // Peers check proofs of payment against the companion's key, named in the license (so in the infohash).
   const keyReply = await http<{ proofKey?: string }>('the companion', `${companion}/torrents/proof-key`)
@@ -150,17 +155,14 @@ interface Registered { license?: License, spendAmount?: string, receiver?: strin
 
 const BtpPlugin = createRequire(import.meta.url)('ilp-plugin-btp') as new (opts: { server: string }) => { connect (): Promise<void>, disconnect (): Promise<void> }
 
-/** Pays `amount` (receiver units) to an SPSP pointer over BTP; returns the last receipt (it carries the total). */
-async function payPointer (pointer: string, amount: string, btpUrl: string): Promise<string> {
-  const spsp = await http<{ destination_account?: string, shared_secret?: string, receipts_enabled?: boolean }>('the payment pointer', pointer, { headers: { accept: 'application/spsp4+json' } })
-  if (spsp.status !== 200 || !spsp.body.destination_account || !spsp.body.shared_secret) throw new Failure(`The payment pointer ${pointer} did not answer with payment details: ${problem(spsp.body)}`)
-  if (spsp.body.receipts_enabled !== true) throw new Failure(`The payment pointer ${pointer} gives no receipts, so the verifier could not count this payment. Not paying.`)
+/** Pays `amount` (receiver units) to an ILP address and shared secret over BTP; returns the last receipt, if any (it carries the total). */
+async function streamTo (destinationAccount: string, sharedSecret: Buffer, amount: string, btpUrl: string): Promise<string | undefined> {
   const server = new URL(btpUrl)
   if (!server.username) { server.username = `reader${randomBytes(4).toString('hex')}`; server.password = randomBytes(16).toString('hex') }
   const plugin = new BtpPlugin({ server: server.href })
   let connection
   try {
-    connection = await createConnection({ plugin: plugin as never, destinationAccount: spsp.body.destination_account, sharedSecret: Buffer.from(spsp.body.shared_secret, 'base64') })
+    connection = await createConnection({ plugin: plugin as never, destinationAccount, sharedSecret })
   } catch (err) {
     await plugin.disconnect().catch(() => {})
     throw new Failure(`Could not open a payment over ${btpUrl.replace(/\/\/[^@]*@/, '//')}: ${(err as Error).message}`)
@@ -177,12 +179,51 @@ async function payPointer (pointer: string, amount: string, btpUrl: string): Pro
     } catch (err) {
       throw new Failure(`The payment stopped after ${connection.totalDelivered} of ${amount} units: ${(err as Error).message}`)
     }
-    if (!receipt) throw new Failure('The payment went through but brought no receipt back.')
     return receipt
   } finally {
     await connection.end().catch(() => {})
     await plugin.disconnect().catch(() => {})
   }
+}
+
+/** Pays `amount` to an SPSP pointer that gives receipts (a proxy pointer) and credits the receipt; returns the balance. */
+async function payWithReceipt (pointer: string, amount: string, btpUrl: string, verifier: string, balanceId: string): Promise<bigint> {
+  const spsp = await http<{ destination_account?: string, shared_secret?: string, receipts_enabled?: boolean }>('the payment pointer', pointer, { headers: { accept: 'application/spsp4+json' } })
+  if (spsp.status !== 200 || !spsp.body.destination_account || !spsp.body.shared_secret) throw new Failure(`The payment pointer ${pointer} did not answer with payment details: ${problem(spsp.body)}`)
+  if (spsp.body.receipts_enabled !== true) throw new Failure(`The payment pointer ${pointer} gives no receipts, so the verifier could not count this payment. Not paying.`)
+  const receipt = await streamTo(spsp.body.destination_account, Buffer.from(spsp.body.shared_secret, 'base64'), amount, btpUrl)
+  if (!receipt) throw new Failure('The payment went through but brought no receipt back.')
+  const credit = await http<string>('the verifier', `${verifier}/balances/${balanceId}:creditReceipt`, { method: 'POST', body: receipt })
+  if (credit.status !== 200) throw new Failure(`The verifier did not accept the payment receipt: ${problem(credit.body)}`)
+  return BigInt(String(credit.body))
+}
+
+/**
+ * Pays `amount` to an Open Payments wallet address as the Web Monetization extension does (a
+ * non-interactive grant, an incoming payment, STREAM to it), then has the companion read what the
+ * wallet received, until it covers `need` or stops rising; returns the balance.
+ */
+async function payWithIncomingPayment (walletAddress: string, amount: string, need: bigint, btpUrl: string, verifier: string, balanceId: string): Promise<bigint> {
+  let ip
+  try {
+    const wa = await getWalletAddress(walletAddress)
+    const key = await newClientKey()
+    ip = await createIncomingPayment(wa, await incomingPaymentGrant(wa, key), key, new Date(Date.now() + 600_000))
+  } catch (err) {
+    throw new Failure(`Could not make an incoming payment at ${walletAddress}: ${(err as Error).message}`)
+  }
+  await streamTo(ip.ilpAddress, Buffer.from(ip.sharedSecret), amount, btpUrl)
+  let balance = 0n
+  for (const wait of [0, 250, 500, 1000, 2000, 4000]) {
+    await new Promise((resolve) => setTimeout(resolve, wait))
+    const credit = await http<{ balance?: string }>('the verifier', `${verifier}/balances/${balanceId}:creditIncomingPayment`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ incomingPayment: ip.id, walletAddress })
+    })
+    if (credit.status !== 200) throw new Failure(`The companion did not credit the incoming payment ${ip.id}: ${problem(credit.body)}`)
+    balance = BigInt(credit.body.balance ?? '0')
+    if (balance >= need) break
+  }
+  return balance
 }
 
 /** The reader's balance: its secret from the data folder (made on first use, mode 0600) and public id. */
@@ -232,7 +273,7 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
     if (reg.status === 404) throw new Failure(`This file is not registered at ${verifier}: nobody can sell it to you there. (Was the magnet altered?)`)
     if (reg.status !== 200) throw new Failure(`The tracker at ${verifier} could not say what the file costs: ${problem(reg.body)}`)
     const registered = reg.body.license
-    if (!registered || JSON.stringify(registered) !== JSON.stringify(license) || (reg.body.receiver !== undefined && !license.paymentPointer.endsWith(`/p/${reg.body.receiver}`))) {
+    if (!registered || JSON.stringify(registered) !== JSON.stringify(license) || (reg.body.receiver !== undefined && !license.paymentPointer.endsWith(`/p/${reg.body.receiver}`) && receiverIdOfPointer(license.paymentPointer) !== reg.body.receiver)) {
       throw new Failure(`The magnet's price or pointer differs from what the creator registered (${registered ? `${formatPrice(registered)} to ${registered.paymentPointer}` : 'free'}). Not paying.`)
     }
     const balance = await readerBalance(opts)
@@ -279,10 +320,12 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
         say(have > 0n
           ? `Paying the rest of ${formatPrice(license)} (${missing} of ${amount} units) to ${license.paymentPointer}…`
           : `Paying ${formatPrice(license)} (${amount} units) to ${license.paymentPointer}…`)
-        const receipt = await payPointer(license.paymentPointer, missing.toString(), btp)
-        const credit = await http<string>('the verifier', `${verifier}/balances/${id}:creditReceipt`, { method: 'POST', body: receipt })
-        if (credit.status !== 200) throw new Failure(`The verifier did not accept the payment receipt: ${problem(credit.body)}`)
-        if (BigInt(String(credit.body)) < BigInt(amount)) throw new Failure(`Only ${String(credit.body)} of ${amount} units were credited to balance ${id}.`)
+        // A proxy pointer of the companion answers with STREAM receipts; a wallet address, through Open Payments.
+        const viaReceipt = /\/p\/[0-9a-f]{32}$/.test(license.paymentPointer)
+        const balance = viaReceipt
+          ? await payWithReceipt(license.paymentPointer, missing.toString(), btp, verifier, id)
+          : await payWithIncomingPayment(license.paymentPointer, missing.toString(), BigInt(amount), btp, verifier, id)
+        if (balance < BigInt(amount)) throw new Failure(`Only ${balance} of ${amount} units were credited to balance ${id}.`)
         granted = await access()
       }
       if (granted.status !== 200) {

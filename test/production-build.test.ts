@@ -43,7 +43,7 @@ test('npm run build: production build, sealed for a running companion, opens for
   // The writer's own settings: pointers of this companion, and (for this test only) the development
   // agent in a production build, since no Web Monetization extension runs in a test browser.
   const override = path.join(dir, 'writer.toml')
-  writeFileSync(override, `[params]\n  monetization = "${app.demo!.proxyPointer}"\n  [params.creators]\n${creators.join('\n')}\n  [params.trickle.devAgent]\n    enabled = true\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "100000"\n    intervalMs = 150\n`)
+  writeFileSync(override, `[params]\n  monetization = "${app.demo!.proxyPointer}"\n  [params.creators]\n${creators.join('\n')}\n  [params.trickle.devAgent]\n    enabled = true\n    mode = "receipts"\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "100000"\n    intervalMs = 150\n`)
 
   // The key, as the command gets it: asked of the companion with its admin token.
   const sealKey = await siteKeyFor(siteUrl, url, { TRICKLE_ADMIN_TOKEN: ADMIN })

@@ -27,7 +27,7 @@ test('sealed sections open for a paying reader only', async (t) => {
   // Every page's pointer is a proxy pointer of this companion (the sealing step takes its receiver from it).
   const creators = await creatorLines(app)
   const override = path.join(dir, 'trickle.toml')
-  writeFileSync(override, `[params]\n  monetization = "${app.demo!.proxyPointer}"\n  [params.creators]\n${creators.join('\n')}\n  [params.trickle.devAgent]\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "100000"\n    intervalMs = 150\n`)
+  writeFileSync(override, `[params]\n  monetization = "${app.demo!.proxyPointer}"\n  [params.creators]\n${creators.join('\n')}\n  [params.trickle.devAgent]\n    mode = "receipts"\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "100000"\n    intervalMs = 150\n`)
   const site = await serveStatic(dir)
   t.after(() => site.close())
   for (const env of ['production', 'development'] as const) {

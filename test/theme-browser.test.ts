@@ -56,6 +56,7 @@ before(async () => {
     bob = "${proxies.bob}"
     carol = "${proxies.carol}"
   [params.trickle.devAgent]
+    mode = "receipts"
     btp = "btp+ws://127.0.0.1:${built.btpPort}"
     amount = "50000"
     intervalMs = 150

@@ -47,7 +47,7 @@ export interface ExampleOptions {
   out: string
   pointer: string
   /** Include the development payment agent, paying over this BTP endpoint. */
-  devAgent?: { btp: string, amount?: string, intervalMs?: number }
+  devAgent?: { btp: string, amount?: string, intervalMs?: number, mode?: 'extension' | 'receipts' }
 }
 
 /** Front matter (YAML) into file.data.matter, as vfile-matter does. */
@@ -127,7 +127,7 @@ export async function buildExample (opts: ExampleOptions): Promise<string[]> {
     const agent = path.join(repo, 'theme/assets/trickle/dev-agent.js')
     if (!existsSync(agent)) throw new Error('the development agent is not built: run `npm run build:agent`')
     copyFileSync(agent, path.join(opts.out, 'dev-agent.js'))
-    scripts.push(JSON.stringify({ btp: opts.devAgent.btp, amount: opts.devAgent.amount ?? '100000', intervalMs: opts.devAgent.intervalMs ?? 500 }), 'dev-agent.js')
+    scripts.push(JSON.stringify({ btp: opts.devAgent.btp, amount: opts.devAgent.amount ?? '100000', intervalMs: opts.devAgent.intervalMs ?? 500, mode: opts.devAgent.mode ?? 'extension' }), 'dev-agent.js')
   }
 
   const processor = trickleProcessor({ pointer: opts.pointer, scripts })
@@ -145,7 +145,7 @@ export async function buildExample (opts: ExampleOptions): Promise<string[]> {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: path.join(here, 'dist') }, pointer: { type: 'string', default: 'http://localhost:3000/p/9bf70fe0534e85c1d51a76c44a013a89' }, dev: { type: 'boolean', default: false }, btp: { type: 'string', default: 'btp+ws://127.0.0.1:7768' } } })
+  const { values } = parseArgs({ options: { out: { type: 'string', default: path.join(here, 'dist') }, pointer: { type: 'string', default: 'http://localhost:3000/wallet/demo' }, dev: { type: 'boolean', default: false }, btp: { type: 'string', default: 'btp+ws://127.0.0.1:7768' } } })
   const files = await buildExample({ out: values.out, pointer: values.pointer, ...(values.dev ? { devAgent: { btp: values.btp } } : {}) })
   console.log(`built ${files.length} pages into ${values.out}`)
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { receiverIdOfPointer } from '../src/receivers/pointers.ts'
 import { ADMIN, adminAuth, build } from './helper.ts'
 import { announceHttp } from './tracker-helper.ts'
 
@@ -59,7 +60,8 @@ test('trickle seed registers and lets the companion seed; trickle download pays,
   const reader = { TRICKLE_DATA_DIR: path.join(dir, 'reader') }
   const downloaded = await trickleWith(reader, 'download', magnet, '--out', out)
   assert.equal(downloaded.code, 0, downloaded.stderr + downloaded.stdout)
-  assert.match(downloaded.stdout, /Paying 1\.00 USD \(1000000000 units\) to http:\/\/127\.0\.0\.1:\d+\/p\/[0-9a-f]{32}/)
+  // The license names the demo wallet address: paid through an incoming payment the companion reads.
+  assert.match(downloaded.stdout, /Paying 1\.00 USD \(1000000000 units\) to http:\/\/127\.0\.0\.1:\d+\/wallet\/demo…/)
   assert.match(downloaded.stdout, /Bought: 1000000000 units spent from balance/)
   assert.match(downloaded.stdout, /Done: every piece matched/)
   assert.ok(downloaded.stdout.includes(`sha-256 ${createHash('sha256').update(data).digest('hex')}`))
@@ -108,6 +110,18 @@ test('trickle seed registers and lets the companion seed; trickle download pays,
   assert.equal(await received() - before, 1_000_000_000n)
   const usage = await trickle('fetch', 'x')
   assert.equal(usage.code, 2)
+
+  // A license naming the proxy pointer: the same purchase with STREAM receipts.
+  const proxy = `${url}/p/${receiverIdOfPointer(`${url}/wallet/demo`)}`
+  const second = path.join(dir, 'second.zip')
+  writeFileSync(second, randomBytes(300_000))
+  const legacy = await trickle('seed', second, '--price', '50', '--asset', 'USD', '--scale', '2', '--companion', url, '--token', ADMIN, '--pointer', proxy)
+  assert.equal(legacy.code, 0, legacy.stderr)
+  const receipts = await trickleWith(reader, 'download', /Magnet: (magnet:\S+)/.exec(legacy.stdout)![1]!, '--out', path.join(dir, 'legacy'))
+  assert.equal(receipts.code, 0, receipts.stderr + receipts.stdout)
+  assert.ok(receipts.stdout.includes(`Paying 0.50 USD (500000000 units) to ${proxy}…`), receipts.stdout)
+  assert.deepEqual(readFileSync(path.join(dir, 'legacy', 'second.zip')), readFileSync(second))
+  assert.equal(await received() - before, 1_500_000_000n)
 })
 
 test('trickle download refuses a magnet whose tracker, pointer and verifier are not one companion, before any request', async (t) => {

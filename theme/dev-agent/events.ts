@@ -1,7 +1,7 @@
 // The events a Web Monetization agent fires, in both families the theme listens to.
 //  - Today's spec (WICG/webmonetization, 2025): a `monetization` event on the <link>, bubbling, with
-//    amountSent {currency, value}, paymentPointer, incomingPayment (and deprecated amount, assetCode,
-//    assetScale, receipt).
+//    amountSent {currency, value}, paymentPointer, incomingPayment (and, in receipt mode only, the
+//    deprecated amount, assetCode, assetScale, receipt; the extension sends receipt null and no others).
 //  - The Coil-era API: `document.monetization` with state pending|started|stopped and
 //    monetizationpending / monetizationstart / monetizationprogress / monetizationstop, whose progress
 //    detail carries the STREAM receipt (RFC 0039: "A Web Monetization Sender MUST include each ILP Fulfill
@@ -16,23 +16,40 @@ export interface Payment {
   receipt: string | null
 }
 
+/** What one `monetization` event carries. */
+export interface EventInit {
+  paymentPointer: string
+  amountSent: { currency: string, value: string }
+  /** Today's agents: the Open Payments incoming payment this money pays */
+  incomingPayment?: string
+  /** Legacy (receipt mode): the deprecated fields, with the STREAM receipt */
+  legacy?: Payment
+}
+
 export class DevMonetizationEvent extends Event {
   readonly amountSent: { currency: string, value: string }
   readonly paymentPointer: string
-  readonly incomingPayment: string | null = null
-  readonly amount: string
-  readonly assetCode: string
-  readonly assetScale: number
+  readonly incomingPayment: string | null
+  readonly amount?: string
+  readonly assetCode?: string
+  readonly assetScale?: number
   readonly receipt: string | null
 
-  constructor (p: Payment) {
+  constructor (init: EventInit) {
     super('monetization', { bubbles: true })
-    this.paymentPointer = p.paymentPointer
-    this.amount = p.amount
-    this.assetCode = p.assetCode
-    this.assetScale = p.assetScale
-    this.receipt = p.receipt
-    this.amountSent = { currency: p.assetCode, value: decimal(p.amount, p.assetScale) }
+    this.paymentPointer = init.paymentPointer
+    this.amountSent = init.amountSent
+    this.incomingPayment = init.incomingPayment ?? null
+    this.receipt = init.legacy?.receipt ?? null
+    if (init.legacy) {
+      this.amount = init.legacy.amount
+      this.assetCode = init.legacy.assetCode
+      this.assetScale = init.legacy.assetScale
+    }
+  }
+
+  static fromReceipt (p: Payment): DevMonetizationEvent {
+    return new DevMonetizationEvent({ paymentPointer: p.paymentPointer, amountSent: { currency: p.assetCode, value: decimal(p.amount, p.assetScale) }, legacy: p })
   }
 }
 

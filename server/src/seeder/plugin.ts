@@ -82,15 +82,21 @@ export default fp(async function seederPlugin (app, opts: SeederPluginOptions) {
   let startup: Promise<void> = Promise.resolve()
   app.decorate('seeder', { ...service, seed, started: () => startup })
 
+  /**
+   * Who the seeded files' licenses pay. By default the demo account's wallet address itself, as a
+   * production site names its creator's: today's Web Monetization pays it through Open Payments.
+   * TRICKLE_SEED_POINTER names another: a proxy pointer of this companion as it is (for agents that
+   * send STREAM receipts), anything else registered as a receiver and named as it is.
+   */
   async function licensePointer (): Promise<string | undefined> {
-    if (!opts.pointer) return app.demo?.proxyPointer
+    if (!opts.pointer) return app.demo?.paymentPointer
     if (opts.pointer.startsWith(`${publicUrl}/p/`)) return opts.pointer
     const proxy = await app.verifier.registerProxy(opts.pointer)
     if (typeof proxy === 'string') {
-      log.error({ pointer: opts.pointer, error: proxy }, 'TRICKLE_SEED_POINTER cannot be registered as a proxy pointer')
+      log.error({ pointer: opts.pointer, error: proxy }, 'TRICKLE_SEED_POINTER cannot be registered as a receiver')
       return undefined
     }
-    return proxy.proxy.proxyPointer
+    return opts.pointer
   }
 
   async function seedConfigured (seeded: Set<string>) {

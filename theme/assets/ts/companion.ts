@@ -1,8 +1,11 @@
-// A paid magnet names three URLs that must all be one companion: its tracker (tr,
-// ws(s)://host/announce), the payment pointer (pp, http(s)://host/p/{id}) and the verifier (vr,
-// http(s)://host). A magnet that mixes hosts could send the reader's money to one server, the balance
-// secret to another, and announce to a tracker that never saw the purchase; so readers check it before
-// any money moves or any request is made: the browser (download.ts) and the CLI (scripts/trickle.ts).
+// A paid magnet names its tracker (tr, ws(s)://host/announce) and verifier (vr, http(s)://host), which
+// must be one companion, and its payment pointer (pp): a proxy pointer of that companion
+// (http(s)://host/p/{id}, for agents with STREAM receipts) or the creator's Open Payments wallet
+// address, which may be at any wallet (https; the companion reads what it received there). A magnet
+// that mixes companions could send the balance secret to one server and announce to a tracker that
+// never saw the purchase; so readers check it before any money moves or any request is made: the
+// browser (download.ts) and the CLI (scripts/trickle.ts). Either then checks that the license is the
+// one registered at the verifier, so a magnet naming someone else's wallet is never paid.
 // Isomorphic: neither DOM nor Node APIs.
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
@@ -36,8 +39,12 @@ export function magnetMismatch (m: MagnetUrls): Mismatch | undefined {
   const origin = `${vr.protocol}//${vr.host}${base}`
   const pp = parse(m.pointer)
   const id = pp?.pathname.startsWith(`${base}/p/`) ? pp.pathname.slice(base.length + 3) : ''
-  if (!pp || pp.protocol !== vr.protocol || !sameHost(pp, vr) || pp.search || pp.hash || !/^[0-9a-f]{32}$/.test(id)) {
-    return { field: 'pp', value: m.pointer ?? '', expected: `${origin}/p/{id}` }
+  const proxyShaped = pp !== undefined && /\/p\/[0-9a-f]{32}\/?$/.test(pp.pathname)
+  const proxy = pp && pp.protocol === vr.protocol && sameHost(pp, vr) && /^[0-9a-f]{32}$/.test(id)
+  // Another companion's proxy pointer is no wallet address: its receipts would be checked elsewhere.
+  const walletAddress = pp && !proxyShaped && (pp.protocol === 'https:' || (pp.protocol === 'http:' && LOOPBACK.has(pp.hostname))) && pp.pathname.length > 1
+  if (!pp || pp.search || pp.hash || pp.username || pp.password || (!proxy && !walletAddress)) {
+    return { field: 'pp', value: m.pointer ?? '', expected: proxyShaped ? `${origin}/p/{id}` : `an https wallet address or ${origin}/p/{id}` }
   }
   // ws pairs with http, wss with https: the tracker is the companion's own, on the same port.
   const schemes = vr.protocol === 'https:' ? ['wss:', 'https:'] : ['ws:', 'http:']

@@ -12,7 +12,7 @@
 import { formatAmount } from './amounts.ts'
 import { readerBalance } from './balance.ts'
 import { magnetMismatch } from './companion.ts'
-import { creditPayment, proofOf } from './credit.ts'
+import { followCredits, proofOf } from './credit.ts'
 import { onPayment, type Payment } from './monetization.ts'
 import { base64url, fromBase64url, newPayerKey, type PayerKey } from './proof/codec.ts'
 import { gateTorrent } from './proof/gate.ts'
@@ -255,7 +255,6 @@ function main () {
       // Amounts in the status are the magnet's (what the reader was shown); nothing paid yet.
       say(fill(t.paying, { paid: shown(0n, spend), price: priceText }))
       const noAgent = setTimeout(() => say(t.needAgent), 10_000)
-      const credited = new Set<string>()
       /** Set while a ticket is asked for, and for good once the download started or was refused */
       let busy = false
       /** What the balance holds now: enough buys the ticket (else the reader keeps paying). */
@@ -276,22 +275,13 @@ function main () {
         if (previous) link!.setAttribute('href', previous)
         else link!.remove()
       }
+      // Credits every payment's proof to this reader's balance; an incoming payment may still be
+      // settling: the follower reads it again until the balance says what arrived.
+      const follower = followCredits(magnet.verifier!, async () => id, (result) => { void covered(result.balance) }, () => { busy = false; say(t.unreachable) })
       const listener = (p: Payment) => {
-        const proof = proofOf(p)
-        if (busy || !proof || credited.has(proof) || p.paymentPointer !== link!.href) return
+        if (busy || !proofOf(p) || p.paymentPointer !== link!.href) return
         clearTimeout(noAgent)
-        credited.add(proof)
-        // The reply is what the balance now holds for this receiver (the pointer just paid). An
-        // incoming payment may still be settling: the companion reads it on, and so does this block.
-        void creditPayment(magnet.verifier!, id, p).then(async (result) => {
-          if (!result) return
-          await covered(result.balance)
-          for (let wait = 250; result.pending && !busy && wait <= 16_000; wait *= 2) {
-            await new Promise((resolve) => setTimeout(resolve, wait))
-            const res = await fetch(`${magnet.verifier}/balances/${id}?receiver=${reg.receiver}`)
-            if (res.ok) await covered(BigInt(await res.text()))
-          }
-        }).catch(() => { busy = false; say(t.unreachable) })
+        follower.submit(p)
       }
       listeners.add(listener)
     })

@@ -39,14 +39,15 @@ function fromDecimal (value: string, scale: number): bigint {
 
 function fromLinkEvent (e: LinkEvent): Payment | undefined {
   const pointer = e.paymentPointer ?? (e.target instanceof HTMLLinkElement ? e.target.href : '')
-  if (e.amount !== undefined && e.assetCode && e.assetScale !== undefined) {
-    return { paymentPointer: pointer, amount: BigInt(e.amount), assetCode: e.assetCode, assetScale: e.assetScale, receipt: e.receipt ?? undefined }
+  // Whichever amount it states, an incoming payment it names is what proves the money (credit.ts).
+  const incoming = typeof e.incomingPayment === 'string' && /^https?:\/\//.test(e.incomingPayment) ? { incomingPayment: e.incomingPayment } : {}
+  if (e.amount !== undefined && /^\d+$/.test(String(e.amount)) && e.assetCode && e.assetScale !== undefined) {
+    return { paymentPointer: pointer, amount: BigInt(e.amount), assetCode: e.assetCode, assetScale: e.assetScale, ...(e.receipt ? { receipt: e.receipt } : {}), ...incoming }
   }
-  if (e.amountSent && /^\d+(\.\d+)?$/.test(e.amountSent.value)) {
+  if (e.amountSent && typeof e.amountSent.value === 'string' && /^\d{1,30}(\.\d{1,30})?$/.test(e.amountSent.value)) {
     // amountSent has no scale: keep the decimals it carries.
     const scale = (e.amountSent.value.split('.')[1] ?? '').length
-    const incoming = typeof e.incomingPayment === 'string' && /^https?:\/\//.test(e.incomingPayment) ? { incomingPayment: e.incomingPayment } : {}
-    return { paymentPointer: pointer, amount: fromDecimal(e.amountSent.value, scale), assetCode: e.amountSent.currency, assetScale: scale, ...incoming }
+    return { paymentPointer: pointer, amount: fromDecimal(e.amountSent.value, scale), assetCode: String(e.amountSent.currency), assetScale: scale, ...incoming }
   }
   return undefined
 }

@@ -5,7 +5,7 @@
 // data = the section token). Every state is explained in the section's call to action.
 import { formatAmount } from './amounts.ts'
 import { readerBalance } from './balance.ts'
-import { creditPayment, proofOf } from './credit.ts'
+import { followCredits, proofOf, type CreditFollower } from './credit.ts'
 import type { Payment } from './monetization.ts'
 
 export interface SealedStrings {
@@ -51,7 +51,6 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
   }
   if (locked.length === 0) return undefined
 
-  const credited = new Set<string>()
   /** What the balance holds per companion and receiver, as the last credit reply for it said */
   const balances = new Map<string, bigint>()
   const say = (l: Locked, text: string) => { l.status.textContent = text }
@@ -133,52 +132,30 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
     queue = queue.then(async () => { for (const l of open) await unlock(l) })
     await queue
   }
-  /** Incoming payments the companion is still reading: their (companion, receiver) balances, to read again */
-  const settling = new Set<string>()
-  let followUp: ReturnType<typeof setTimeout> | undefined
-  const retryWhileSettling = (attempt = 0) => {
-    clearTimeout(followUp)
-    if (attempt > 8) return
-    followUp = setTimeout(() => {
-      void (async () => {
-        const { id } = await readerBalance()
-        for (const held of settling) {
-          const [companion, receiver] = held.split(' ') as [string, string]
-          const res = await fetch(`${companion}/balances/${id}?receiver=${receiver}`).catch(() => undefined)
-          if (res?.ok) balances.set(held, BigInt(await res.text()))
-        }
-      })().catch(() => {}).then(tryLocked).then(() => {
-        if (locked.some((l) => l.content.hasAttribute('data-trickle-sealed'))) retryWhileSettling(attempt + 1)
-      })
-    }, Math.min(250 * 2 ** attempt, 15_000))
+  /** One follower per companion: credits every payment's proof there, and re-reads incoming payments while they settle. */
+  const followers = new Map<string, CreditFollower>()
+  const followerOf = (companion: string) => {
+    let f = followers.get(companion)
+    if (!f) {
+      f = followCredits(companion, async () => (await readerBalance()).id, (result, p) => {
+        // The reply is what the balance holds for the receiver this payment reached: the pointer paid.
+        const receiver = result.receiver ?? receiverOf(p.paymentPointer)
+        if (receiver) balances.set(`${companion} ${receiver}`, result.balance)
+        void tryLocked()
+      }, () => { for (const l of locked) if (l.companion === companion && l.content.hasAttribute('data-trickle-sealed')) say(l, strings.unreachable) })
+      followers.set(companion, f)
+    }
+    return f
   }
 
   /** Called for every payment: credit its proof (receipt or incoming payment), then try the sections still locked. */
   return async function onPayment (p: Payment): Promise<void> {
     const open = locked.filter((l) => l.content.hasAttribute('data-trickle-sealed'))
     if (open.length === 0) return
-    const proof = proofOf(p)
-    if (!proof) {
+    if (!proofOf(p)) {
       for (const l of open) say(l, strings.noReceipts)
       return
     }
-    if (credited.has(proof)) return
-    credited.add(proof)
-    const { id } = await readerBalance()
-    const companions = new Set(open.map((l) => l.companion))
-    let pending = false
-    for (const companion of companions) {
-      try {
-        const result = await creditPayment(companion, id, p)
-        // The reply is what the balance holds for the receiver this payment reached: the pointer paid.
-        const receiver = result?.receiver ?? receiverOf(p.paymentPointer)
-        if (result && receiver) balances.set(`${companion} ${receiver}`, result.balance)
-        if (result?.pending && receiver) { pending = true; settling.add(`${companion} ${receiver}`) }
-      } catch {
-        for (const l of open) say(l, strings.unreachable)
-      }
-    }
-    await tryLocked()
-    if (pending) retryWhileSettling()
+    for (const companion of new Set(open.map((l) => l.companion))) followerOf(companion).submit(p)
   }
 }

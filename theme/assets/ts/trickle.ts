@@ -22,6 +22,15 @@ function readConfig (): Config {
   }
 }
 
+interface Sum { amount: bigint, code: string, scale: number }
+
+/** `sum` plus `p`, exactly, at the finer of their two scales. */
+function add (sum: Sum | undefined, p: Payment): Sum {
+  if (!sum) return { amount: p.amount, code: p.assetCode, scale: p.assetScale }
+  const scale = Math.max(sum.scale, p.assetScale)
+  return { amount: sum.amount * 10n ** BigInt(scale - sum.scale) + p.amount * 10n ** BigInt(scale - p.assetScale), code: sum.code, scale }
+}
+
 function main () {
   const config = readConfig()
   const status = document.querySelector<HTMLElement>('[data-trickle-status]')
@@ -29,9 +38,10 @@ function main () {
   const link = document.querySelector<HTMLLinkElement>('link[rel~="monetization"]')
   const pagePointer = link?.getAttribute('href') ?? undefined
 
-  // Totals per asset for the page, and per pointer for gallery counters.
-  const totals = new Map<string, { amount: bigint, scale: number }>()
-  const perPointer = new Map<string, { amount: bigint, code: string, scale: number }>()
+  // Totals per currency for the page, and per pointer for gallery counters. Events state amounts at
+  // different scales (amountSent "0.0001", then "0.00015"): each sum is kept at the finest seen.
+  const totals = new Map<string, Sum>()
+  const perPointer = new Map<string, Sum>()
   const totalBox = document.querySelector<HTMLElement>('[data-trickle-total]')
   const totalValue = document.querySelector<HTMLElement>('[data-trickle-total-value]')
 
@@ -44,21 +54,17 @@ function main () {
   }
 
   const record = (p: Payment) => {
-    const key = `${p.assetCode}/${p.assetScale}`
-    const t = totals.get(key) ?? { amount: 0n, scale: p.assetScale }
-    t.amount += p.amount
-    totals.set(key, t)
-    const c = perPointer.get(p.paymentPointer) ?? { amount: 0n, code: p.assetCode, scale: p.assetScale }
-    c.amount += p.amount
-    perPointer.set(p.paymentPointer, c)
+    totals.set(p.assetCode, add(totals.get(p.assetCode), p))
+    const key = `${p.paymentPointer} ${p.assetCode}`
+    perPointer.set(key, add(perPointer.get(key), p))
     if (totalBox && totalValue) {
       totalBox.hidden = false
-      totalValue.textContent = Array.from(totals, ([k, v]) => formatAmount(v.amount, k.split('/')[0]!, v.scale, config.locale)).join(' + ')
+      totalValue.textContent = Array.from(totals.values(), (v) => formatAmount(v.amount, v.code, v.scale, config.locale)).join(' + ')
       totalValue.setAttribute('data-amount', Array.from(totals.values(), (v) => v.amount.toString()).join('+'))
     }
     for (const counter of document.querySelectorAll<HTMLElement>('[data-trickle-counter]')) {
-      const sum = perPointer.get(counter.dataset.trickleCounter ?? '')
-      if (!sum) continue
+      const sum = perPointer.get(`${counter.dataset.trickleCounter ?? ''} ${p.assetCode}`)
+      if (!sum || counter.dataset.trickleCounter !== p.paymentPointer) continue
       counter.textContent = formatAmount(sum.amount, sum.code, sum.scale, config.locale)
       counter.setAttribute('data-amount', sum.amount.toString())
     }
