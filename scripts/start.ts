@@ -40,12 +40,16 @@ const config = loadConfigOrExit()
 await checkPortsFree([...companionPorts(config), SITE]).catch(exitOnStartFailure)
 const app = await startServer(config).catch(exitOnStartFailure)
 
-// The example site's gallery names three creators; give each a wallet account and a proxy pointer.
+// The example site's gallery names three creators; give each a wallet account, registered as a
+// receiver. Pages link to the wallet addresses themselves, as a production site does: the agent pays
+// them through Open Payments, as the Web Monetization extension does (TRICKLE_AGENT_MODE=receipts
+// links the proxy pointers instead, for the Coil-era agent with STREAM receipts).
+const legacy = process.env.TRICKLE_AGENT_MODE === 'receipts'
 const creators: Record<string, string> = {}
 for (const name of CREATORS) {
   const account = await app.wallet.ensureAccount(name)
   const proxy = await app.verifier.registerProxy(account.paymentPointer)
-  if (typeof proxy !== 'string') creators[name] = proxy.proxy.proxyPointer
+  if (typeof proxy !== 'string') creators[name] = legacy ? proxy.proxy.proxyPointer : account.paymentPointer
 }
 
 let site: StaticSite | undefined
@@ -63,7 +67,7 @@ try {
   writeFileSync(override, [
     '# Written by npm start: points the site at this companion. Do not edit; it is rewritten each start.',
     '[params]',
-    app.demo ? `  monetization = ${JSON.stringify(app.demo.proxyPointer)}` : '',
+    app.demo ? `  monetization = ${JSON.stringify(legacy ? app.demo.proxyPointer : app.demo.paymentPointer)}` : '',
     '  [params.creators]',
     ...Object.entries(creators).map(([n, p]) => `    ${n} = ${JSON.stringify(p)}`),
     '  [params.downloads]',
@@ -73,6 +77,7 @@ try {
     '    sealed = true',
     '  [params.trickle.devAgent]',
     `    btp = ${JSON.stringify(app.ilpNetwork.btpUrl)}`,
+    `    mode = ${JSON.stringify(legacy ? 'receipts' : 'extension')}`,
     ''
   ].join('\n'))
   const out = path.join(dataDir, 'site')

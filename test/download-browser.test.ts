@@ -1,4 +1,4 @@
-// End to end in Chromium: a reader pays through the development agent, the tracker spends the price and
+// End to end in Chromium: a reader pays through the development agent (as the Web Monetization extension, through Open Payments), the tracker spends the price and
 // hands out the Node seeder, the file downloads over WebRTC and its bytes match; the wallet received the
 // price. Browser WebRTC does not use loopback, so everything runs in a network namespace with a veth
 // pair that this test creates and removes (addresses of this machine's own test hosts only).
@@ -50,9 +50,9 @@ test('a paid download in the browser: paid once, peers after payment, bytes inta
   assert.deepEqual(result.errors, [])
   // Bought once with the balance's secret; the reload got a new ticket for free.
   assert.deepEqual(result.charges, [String(result.spendAmount), '0'], 'the first ticket spent the price, the reload\'s nothing')
-  assert.equal(result.balanceUnchanged, true, 'the reload spent nothing from the balance')
+  assert.equal(result.balanceNotSpent, true, 'the reload spent nothing from the balance')
   assert.match(String(result.reloadStatus), /Downloaded and verified/)
-  assert.equal(result.creditedToId, true, 'receipts were credited to the public id')
+  assert.equal(result.creditedToId, true, 'incoming payments were credited to the public id')
   assert.equal(result.secretInUrls, 0, 'no URL carried the secret')
   // With the companion's seeder stopped, a second paying reader got the file from the first one's tab.
   assert.equal(result.fromReaderMatch, true, 'a paying reader downloaded from another paying reader who seeds')

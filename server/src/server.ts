@@ -50,8 +50,8 @@ export function banner (app: FastifyInstance, extra: string[] = []): string {
     `  Verifier        ${c.publicUrl}   (POST /balances/{id}:creditReceipt, POST /verify)`
   ]
   if (app.demo) {
-    lines.push(`  Wallet pointer  ${app.demo.paymentPointer}   (account "${app.demo.account}")`)
-    lines.push(`  Proxy pointer   ${app.demo.proxyPointer}   (put this in config.toml: receipts verifiable here)`)
+    lines.push(`  Wallet address  ${app.demo.paymentPointer}   (account "${app.demo.account}"; put this in config.toml: Open Payments)`)
+    lines.push(`  Proxy pointer   ${app.demo.proxyPointer}   (for agents that send STREAM receipts)`)
   }
   const s = app.secrets
   if (s.generated.adminToken) lines.push(`  Admin token     ${s.adminToken}   (kept in ${c.database}; set TRICKLE_ADMIN_TOKEN to choose)`)

@@ -67,6 +67,7 @@ function main () {
       if (!sum || counter.dataset.trickleCounter !== p.paymentPointer) continue
       counter.textContent = formatAmount(sum.amount, sum.code, sum.scale, config.locale)
       counter.setAttribute('data-amount', sum.amount.toString())
+      counter.setAttribute('data-scale', String(sum.scale))
     }
   }
 
