@@ -32,7 +32,7 @@ function ensureInstalled (say: (s: string) => void): void {
   if (r.status !== 0) throw new Error('npm --prefix bench install failed')
 }
 
-const BENCHES = ['verifier', 'tracker', 'stream', 'download', 'site'] as const
+const BENCHES = ['verifier', 'tracker', 'stream', 'download', 'site', 'open-payments'] as const
 type BenchName = typeof BENCHES[number]
 
 async function runBench (name: BenchName, ctx: Ctx): Promise<{ rows: Row[], details: Record<string, unknown> }> {
@@ -42,6 +42,7 @@ async function runBench (name: BenchName, ctx: Ctx): Promise<{ rows: Row[], deta
     case 'stream': return (await import('./stream.ts')).benchStream(ctx)
     case 'download': return (await import('./download.ts')).benchDownload(ctx)
     case 'site': return (await import('./site.ts')).benchSite(ctx)
+    case 'open-payments': return (await import('./open-payments.ts')).benchOpenPayments(ctx)
   }
 }
 
