@@ -40,7 +40,8 @@ async function timed (jobs: Array<() => Promise<void>>): Promise<{ perS: number,
 
 export async function benchOpenPayments (ctx: Ctx): Promise<{ rows: Row[], details: Record<string, unknown> }> {
   const n = ctx.quick ? 100 : 400
-  const { app, url, btpPort } = await build(undefined)
+  // Rate limits off: the bench is one address making every request.
+  const { app, url, btpPort } = await build(undefined, { TRICKLE_RATE_LIMIT: '0', TRICKLE_SPSP_RATE_LIMIT_PER_ADDRESS: '0', TRICKLE_SPSP_RATE_LIMIT_PER_PROXY: '0' })
   try {
     // Receipts: one STREAM payment per SPSP query (each its own nonce), its last receipt kept.
     ctx.say(`  paying ${n} payments to the proxy pointer (receipts) and ${n} incoming payments…`)
@@ -84,9 +85,16 @@ async function sectionLatency (app: Awaited<ReturnType<typeof build>>['app'], ur
   const dir = mkdtempSync(path.join(tmpdir(), 'trickle-bench-op-'))
   try {
     await buildDevAgent()
+    // Pages of other creators (front matter, the gallery) are sealed too: each creator a registered wallet.
+    const creators: string[] = []
+    for (const name of ['alice', 'bob', 'carol']) {
+      const account = await app.wallet.ensureAccount(name)
+      await app.verifier.registerProxy(account.paymentPointer)
+      creators.push(`    ${name} = "${account.paymentPointer}"`)
+    }
     const override = path.join(dir, 'trickle.toml')
     // One payment of 600000 units covers the 500000 price; 1 s apart, so each sample has one settlement.
-    writeFileSync(override, `[params]\n  monetization = "${app.demo!.paymentPointer}"\n  [params.trickle.devAgent]\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "600000"\n    intervalMs = 1000\n`)
+    writeFileSync(override, `[params]\n  monetization = "${app.demo!.paymentPointer}"\n  [params.creators]\n${creators.join('\n')}\n  [params.trickle.devAgent]\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "600000"\n    intervalMs = 1000\n`)
     const site = await serveStatic(dir)
     await hugoBuild({ source: `${trickleRepo}site-example`, destination: path.join(dir, 'dev'), configs: [override], baseURL: `${site.url}/dev/`, environment: 'development' })
     await sealSite(path.join(dir, 'dev'), { ...siteSeal(app.sealKey), companion: url })
