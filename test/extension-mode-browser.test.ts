@@ -124,4 +124,26 @@ test('the production-shaped site with the agent in extension mode: sealed sectio
   }
   await screenshot(gallery, 'extension-mode-gallery')
   assert.deepEqual(galleryErrors, [])
+  await gallery.close()
+
+  // 4. Incoming payments are renewed before they expire (10 minutes by default; 10 s here, the
+  // shortest the agent takes, written into the page's agent config as the parser inserts it).
+  const renewing = await browser.newPage()
+  await renewing.addInitScript(() => {
+    new MutationObserver((_m, observer) => {
+      const el = document.getElementById('trickle-dev-agent-config')
+      if (!el?.textContent) return
+      el.textContent = el.textContent.replace('"incomingPaymentMs":600000', '"incomingPaymentMs":10000')
+      observer.disconnect()
+    }).observe(document, { subtree: true, childList: true, characterData: true })
+  })
+  await renewing.goto(`${site.url}/dev/posts/hello/`)
+  const seen = new Set<string>()
+  await waitFor('a second incoming payment', async () => {
+    const ip = (await renewing.evaluate(() => window.trickleDevAgent!.incomingPayments))[wallets.demo!]
+    if (ip) seen.add(ip)
+    return seen.size >= 2
+  }, 30_000)
+  await renewing.evaluate(() => window.trickleDevAgent!.stop())
+  await renewing.close()
 })

@@ -130,7 +130,11 @@ class Session {
       destinationAccount: to.ilpAddress,
       sharedSecret: Buffer.from(to.sharedSecret)
     })
-    this.closeConnection = () => connection.end()
+    // A graceful end waits for the receiver to close its side, which it may never do: bounded.
+    this.closeConnection = async () => {
+      const ended = await Promise.race([connection.end().then(() => true, () => true), sleep(2000).then(() => false)])
+      if (!ended) void connection.destroy().catch(() => {})
+    }
     const stream = connection.createStream()
     const assetCode = connection.sourceAssetCode
     const assetScale = connection.sourceAssetScale
