@@ -30,6 +30,7 @@ import { receiverIdOfPointer } from '../server/src/receivers/pointers.ts'
 import { createIncomingPayment, getWalletAddress, incomingPaymentGrant, newClientKey } from '../theme/dev-agent/open-payments.ts'
 import { BALANCE_SECRET, balanceIdOf, newBalanceSecret } from '../server/src/verifier/owner.ts'
 import { magnetMismatch } from '../theme/assets/ts/companion.ts'
+import { formatBytes } from '../theme/assets/ts/sizes.ts'
 import { base64url, fromBase64url, newPayerKey, type PayerKey } from '../theme/assets/ts/proof/codec.ts'
 import { gateTorrent, type GateEvent } from '../theme/assets/ts/proof/gate.ts'
 
@@ -54,7 +55,8 @@ const USAGE = `Usage:
 class Failure extends Error {}
 
 const say = (line: string) => process.stdout.write(line + '\n')
-const MiB = (n: number) => `${(n / 1048576).toFixed(n < 10 * 1048576 ? 2 : 1)} MiB`
+/** Sizes as the page shows them (decimal units, theme/assets/ts/sizes.ts). */
+const size = (n: number) => formatBytes(n, 'en')
 
 async function http<T> (what: string, url: string, init: RequestInit = {}): Promise<{ status: number, body: T }> {
   let res: Response
@@ -72,17 +74,72 @@ async function http<T> (what: string, url: string, init: RequestInit = {}): Prom
 const problem = (body: unknown) => typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : String(body)
 
 // ---------------------------------------------------------------------------------------------------
+// flags, checked before anything is sent or paid
+
+/** The folder the user ran the command in: npm runs scripts in the package root and says where in INIT_CWD. */
+const userCwd = () => process.env.INIT_CWD || process.cwd()
+const userPath = (p: string) => path.resolve(userCwd(), p)
+
+function companionUrl (opts: Record<string, string | boolean | undefined>): string {
+  const text = String(opts.companion ?? process.env.TRICKLE_PUBLIC_URL ?? `http://localhost:${process.env.PORT ?? 3000}`)
+  let url: URL
+  try { url = new URL(text) } catch { throw new Failure(`--companion "${text}" is not a URL; give the companion's base URL, e.g. http://localhost:3000.`) }
+  if (!/^https?:$/.test(url.protocol) || url.search || url.hash) throw new Failure(`--companion "${text}" must be an http(s) base URL, e.g. http://localhost:3000.`)
+  return url.href.replace(/\/+$/, '')
+}
+
+function btpUrl (text: string): string {
+  let url: URL | undefined
+  try { url = new URL(text) } catch {}
+  if (!url || !/^btp\+wss?:$/.test(url.protocol)) throw new Failure(`--btp "${text}" is not a BTP endpoint; it looks like btp+ws://127.0.0.1:7768 (btp+wss:// with TLS).`)
+  return text
+}
+
+function timeoutFlag (value: string | boolean | undefined): number {
+  if (value === undefined) return 60_000
+  const s = String(value)
+  if (!/^[0-9]{1,6}(\.[0-9]+)?$/.test(s) || Number(s) <= 0) throw new Failure(`--timeout "${s}" is not a number of seconds (e.g. --timeout 120).`)
+  return Number(s) * 1000
+}
+
+/** The output folder: a folder, or one that can be made (its nearest existing parent is a folder). */
+async function outputFolder (value: string): Promise<string> {
+  const out = userPath(value)
+  const info = await stat(out).catch(() => undefined)
+  if (info && !info.isDirectory()) throw new Failure(`--out ${out} is a file; name a folder to save into. Nothing was paid.`)
+  if (!info) {
+    let parent = path.dirname(out)
+    for (;;) {
+      const p = await stat(parent).catch(() => undefined)
+      if (p) {
+        if (!p.isDirectory()) throw new Failure(`--out ${out} cannot be made: ${parent} is a file. Nothing was paid.`)
+        break
+      }
+      if (path.dirname(parent) === parent) break
+      parent = path.dirname(parent)
+    }
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------------
 // seed
 
 async function seed (file: string, opts: Record<string, string | boolean | undefined>) {
-  const companion = String(opts.companion ?? process.env.TRICKLE_PUBLIC_URL ?? `http://localhost:${process.env.PORT ?? 3000}`).replace(/\/+$/, '')
+  const companion = companionUrl(opts)
   const token = (opts.token as string | undefined) ?? process.env.TRICKLE_ADMIN_TOKEN
   if (!token) throw new Failure('The companion needs its admin token to register a file: pass --token or set TRICKLE_ADMIN_TOKEN (npm start prints it).')
-  if (opts.price === undefined) throw new Failure('Say what the file costs: --price 100 --asset USD --scale 2 is 1.00 USD.')
-  const price = parsePrice(`${String(opts.price)} ${String(opts.asset ?? 'USD')}/${String(opts.scale ?? '2')}`, '--price/--asset/--scale')
+  if (opts.price === undefined) throw new Failure('Say what the file costs: --price "100 USD/2" (or --price 100 --asset USD --scale 2) is 1.00 USD.')
+  // One price syntax everywhere: "100 USD/2" (as TRICKLE_SEED_PRICE and the sealing step take it), or
+  // the amount alone with --asset and --scale.
+  const whole = String(opts.price)
+  if (/\s/.test(whole.trim()) && (opts.asset !== undefined || opts.scale !== undefined)) {
+    throw new Failure(`--price "${whole}" already names its asset and scale; drop --asset and --scale, or give --price the amount alone.`)
+  }
+  const price = parsePrice(/\s/.test(whole.trim()) ? whole : `${whole} ${String(opts.asset ?? 'USD')}/${String(opts.scale ?? '2')}`, '--price')
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
 
-  const absolute = path.resolve(file)
+  const absolute = userPath(file)
   const info = await stat(absolute).catch(() => undefined)
   if (!info?.isFile()) throw new Failure(`${absolute} is not a file.`)
 
@@ -100,7 +157,7 @@ async function seed (file: string, opts: Record<string, string | boolean | undef
   if (keyReply.status !== 200 || !keyReply.body.proofKey) throw new Failure(`The companion did not say which key signs its proofs of payment: ${problem(keyReply.body)}`)
   const license: License = { paymentPointer: pointer, verifier: companion, ...price, proofKey: keyReply.body.proofKey }
   const announce = `${companion.replace(/^http/, 'ws')}/announce`
-  say(`Hashing ${absolute} (${MiB(info.size)})…`)
+  say(`Hashing ${absolute} (${size(info.size)})…`)
   const created = await createTorrent({ name: path.basename(absolute), data: createReadStream(absolute), length: info.size, announce, license })
 
   const r = await http<{ magnet: string, seederToken: string, seeding: boolean, seedError?: string, spendAmount?: string }>('the companion', `${companion}/torrents`, {
@@ -141,7 +198,7 @@ async function seed (file: string, opts: Record<string, string | boolean | undef
   gateTorrent(torrent as never, { credentials: () => proof && { proof, sign: key.sign }, onEvent: (e) => { if (e.kind === 'refused') say(`  refused ${e.peer}: ${e.reason}`) } })
   torrent.on('warning', (err: Error) => { if (!/Unsupported tracker protocol/.test(err.message)) say(`Tracker: ${err.message}`) })
   say('Seeding from this process; stop with Ctrl+C.')
-  const timer = setInterval(() => say(`  ${torrent.numPeers} peer(s), ${MiB(torrent.uploaded)} uploaded`), 10_000)
+  const timer = setInterval(() => say(`  ${torrent.numPeers} peer(s), ${size(torrent.uploaded)} uploaded`), 10_000)
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()))
   clearInterval(timer)
   clearInterval(renewal)
@@ -155,17 +212,28 @@ interface Registered { license?: License, spendAmount?: string, receiver?: strin
 
 const BtpPlugin = createRequire(import.meta.url)('ilp-plugin-btp') as new (opts: { server: string }) => { connect (): Promise<void>, disconnect (): Promise<void> }
 
+const CONNECT_TIMEOUT_MS = Number(process.env.TRICKLE_CONNECT_TIMEOUT_MS) > 0 ? Number(process.env.TRICKLE_CONNECT_TIMEOUT_MS) : 15_000
+
 /** Pays `amount` (receiver units) to an ILP address and shared secret over BTP; returns the last receipt, if any (it carries the total). */
 async function streamTo (destinationAccount: string, sharedSecret: Buffer, amount: string, btpUrl: string): Promise<string | undefined> {
   const server = new URL(btpUrl)
   if (!server.username) { server.username = `reader${randomBytes(4).toString('hex')}`; server.password = randomBytes(16).toString('hex') }
   const plugin = new BtpPlugin({ server: server.href })
   let connection
+  const where = btpUrl.replace(/\/\/[^@]*@/, '//')
+  let timer: ReturnType<typeof setTimeout> | undefined
   try {
-    connection = await createConnection({ plugin: plugin as never, destinationAccount, sharedSecret })
+    // The BTP client retries an unreachable endpoint for ever: bounded, with a message.
+    connection = await Promise.race([
+      createConnection({ plugin: plugin as never, destinationAccount, sharedSecret }),
+      new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Failure(`Could not reach the Interledger network at ${where} within ${CONNECT_TIMEOUT_MS / 1000} s (is it running? --btp names another). Nothing was paid.`)), CONNECT_TIMEOUT_MS) })
+    ])
   } catch (err) {
     await plugin.disconnect().catch(() => {})
-    throw new Failure(`Could not open a payment over ${btpUrl.replace(/\/\/[^@]*@/, '//')}: ${(err as Error).message}`)
+    if (err instanceof Failure) throw err
+    throw new Failure(`Could not open a payment over ${where}: ${(err as Error).message}`)
+  } finally {
+    clearTimeout(timer)
   }
   try {
     if (connection.sourceAssetCode !== connection.destinationAssetCode || connection.sourceAssetScale !== connection.destinationAssetScale) {
@@ -228,7 +296,7 @@ async function payWithIncomingPayment (walletAddress: string, amount: string, ne
 
 /** The reader's balance: its secret from the data folder (made on first use, mode 0600) and public id. */
 async function readerBalance (opts: Record<string, string | boolean | undefined>): Promise<{ secret: string, id: string, file: string }> {
-  const dir = path.resolve(String(opts.data ?? (process.env.TRICKLE_DATA_DIR || './data')))
+  const dir = userPath(String(opts.data ?? (process.env.TRICKLE_DATA_DIR || './data')))
   const file = path.join(dir, SECRET_FILE)
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 })
@@ -254,10 +322,16 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
     throw new Failure('--balance is no more: a balance id is public and pays nothing by itself. The CLI keeps your balance secret in its data folder (--data, TRICKLE_DATA_DIR) and reuses it, so downloading again within the purchase pays nothing.')
   }
   if (!opts.out) throw new Failure('Say where to save the file: --out DIR.')
-  const out = path.resolve(String(opts.out))
+  // Every flag checked before any request or payment.
+  const out = await outputFolder(String(opts.out))
+  const timeout = timeoutFlag(opts.timeout)
+  if (opts.btp !== undefined) btpUrl(String(opts.btp))
   const magnet = decodeMagnet(magnetUri)
+  // A shell cuts an unquoted magnet at its first "&": what is left has the infohash and nothing else.
+  if (/^magnet:\?xt=[^&]*$/i.test(magnetUri.trim())) {
+    throw new Failure('This magnet has its infohash and nothing else: a shell cuts an unquoted magnet at its first "&". Put the whole magnet in quotes: trickle download \'magnet:?xt=…&tr=…\' --out DIR. Nothing was paid or sent.')
+  }
   const license = magnet.license
-  const timeoutMs = Number(opts.timeout ?? 60) * 1000
   // Before any request: tracker, pointer and verifier must be one companion, or the payment, the
   // balance secret and the announces could each go to a different server.
   const mismatch = magnetMismatch({ trackers: magnet.trackers, pointer: license?.paymentPointer, verifier: license?.verifier })
@@ -368,11 +442,11 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
       torrent.once('done', () => { if (refusedBy.length > 0) say(`  (${refusedBy.length} peer(s) refused this client's proof: ${[...new Set(refusedBy)].join(', ')})`) })
     }
     await new Promise<void>((resolve, reject) => {
-      const noPeers = setTimeout(() => reject(new Failure(`No peer sent anything within ${timeoutMs / 1000} s: is the creator's companion running and seeding this file?`)), timeoutMs)
+      const noPeers = setTimeout(() => reject(new Failure(`No peer sent anything within ${timeout / 1000} s: is the creator's companion running and seeding this file?`)), timeout)
       const progress = setInterval(() => {
         if (!torrent.ready) return
         const left = Number.isFinite(torrent.timeRemaining) ? `, ${Math.ceil(torrent.timeRemaining / 1000)} s left` : ''
-        say(`  ${Math.floor(torrent.progress * 100)}%  ${MiB(torrent.downloaded)} of ${MiB(torrent.length)}, ${torrent.numPeers} peer(s), ${MiB(torrent.downloadSpeed)}/s${left}`)
+        say(`  ${Math.floor(torrent.progress * 100)}%  ${size(torrent.downloaded)} of ${size(torrent.length)}, ${torrent.numPeers} peer(s), ${size(torrent.downloadSpeed)}/s${left}`)
       }, 1000)
       const stop = () => { clearTimeout(noPeers); clearInterval(progress) }
       torrent.on('warning', (err: Error) => {
@@ -385,7 +459,7 @@ async function download (magnetUri: string, opts: Record<string, string | boolea
       })
       torrent.on('error', (err: Error | string) => { stop(); reject(new Failure(`The download failed: ${String(err instanceof Error ? err.message : err)}`)) })
       torrent.once('wire', () => clearTimeout(noPeers))
-      torrent.once('metadata', () => say(`Downloading "${torrent.name}" (${MiB(torrent.length)}) into ${out}`))
+      torrent.once('metadata', () => say(`Downloading "${torrent.name}" (${size(torrent.length)}) into ${out}`))
       torrent.once('done', () => { stop(); resolve() })
     })
     done = true
@@ -440,7 +514,9 @@ async function main (argv: string[]): Promise<number> {
       console.error(`trickle: ${err.message}`)
       return 1
     }
-    throw err
+    // Anything else is a bug or the system's refusal: one line, and the stack only when asked for.
+    console.error(`trickle: ${(err as Error).message ?? String(err)}${process.env.TRICKLE_DEBUG ? `\n${(err as Error).stack}` : ' (TRICKLE_DEBUG=1 shows where)'}`)
+    return 1
   }
 }
 

@@ -44,7 +44,7 @@ test('trickle seed registers and lets the companion seed; trickle download pays,
   assert.match(noToken.stderr, /needs its admin token to register a file: pass --token or set TRICKLE_ADMIN_TOKEN/)
   const badPrice = await trickle('seed', file, '--price', '1.5', '--companion', url, '--token', ADMIN)
   assert.equal(badPrice.code, 1)
-  assert.match(badPrice.stderr, /--price\/--asset\/--scale amount must be a whole number/)
+  assert.match(badPrice.stderr, /--price amount must be a whole number/)
 
   const seeded = await trickle('seed', file, '--price', '100', '--asset', 'USD', '--scale', '2', '--companion', url, '--token', ADMIN)
   assert.equal(seeded.code, 0, seeded.stderr)
@@ -158,4 +158,57 @@ test('trickle download refuses a magnet whose tracker, pointer and verifier are 
   assert.equal(r.code, 1)
   assert.match(r.stderr, /not registered at http:\/\/127\.0\.0\.1:\d+/)
   assert.deepEqual(seen, [`GET /torrents/${'12'.repeat(20)}`], 'only the registration was asked, without the secret')
+})
+
+test('every bad flag is one line naming it, before any request or payment; paths are the user\'s folder\'s', async (t) => {
+  const seen: string[] = []
+  const recorder = createServer((req, res) => { seen.push(`${req.method} ${req.url}`); res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"nothing here"}') })
+  await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve))
+  t.after(() => recorder.close())
+  const here = `http://127.0.0.1:${(recorder.address() as { port: number }).port}`
+  const dir = mkdtempSync(path.join(tmpdir(), 'trickle-cli-flags-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const aFile = path.join(dir, 'a-file')
+  writeFileSync(aFile, 'x')
+  const magnet = `magnet:?xt=urn:btih:${'12'.repeat(20)}&dn=album.zip&xl=1000&tr=${encodeURIComponent(`${here.replace('http', 'ws')}/announce`)}&pp=${encodeURIComponent(`${here}/p/${'ab'.repeat(16)}`)}&vr=${encodeURIComponent(here)}&pa=100&pc=USD&ps=2&pk=O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik`
+  const reader = { TRICKLE_DATA_DIR: path.join(dir, 'reader') }
+  for (const [args, said] of [
+    [['download', magnet, '--out', aFile], /--out \S+a-file is a file; name a folder to save into\. Nothing was paid\./],
+    [['download', magnet, '--out', path.join(aFile, 'under')], /--out \S+under cannot be made: \S+a-file is a file\. Nothing was paid\./],
+    [['download', magnet, '--out', dir, '--btp', 'not-a-url'], /--btp "not-a-url" is not a BTP endpoint; it looks like btp\+ws:\/\/127\.0\.0\.1:7768/],
+    [['download', magnet, '--out', dir, '--timeout', 'abc'], /--timeout "abc" is not a number of seconds/],
+    [['download', `magnet:?xt=urn:btih:${'12'.repeat(20)}`, '--out', dir], /has its infohash and nothing else: a shell cuts an unquoted magnet at its first "&"\. Put the whole magnet in quotes/],
+    [['seed', aFile, '--price', '100', '--companion', 'nonsense', '--token', 'x'], /--companion "nonsense" is not a URL/],
+    [['seed', aFile, '--price', '100 USD/2', '--scale', '2', '--companion', here, '--token', 'x'], /--price "100 USD\/2" already names its asset and scale; drop --asset and --scale/]
+  ] as const) {
+    const r = await trickleWith(reader, ...args)
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`)
+    assert.match(r.stderr, said)
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`)
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+  }
+  assert.deepEqual(seen, [], 'no request was made')
+
+  // Paths are the folder the user ran the command in (npm says where in INIT_CWD), not the repository's.
+  const r = await trickleWith({ ...reader, INIT_CWD: dir }, 'download', magnet, '--out', 'a-file')
+  assert.match(r.stderr, new RegExp(`--out ${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/a-file is a file`))
+})
+
+test('the one price syntax ("100 USD/2") registers; an unreachable --btp ends with a message, nothing paid', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trickle-cli-price-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'notes.txt')
+  writeFileSync(file, randomBytes(50_000))
+  const { url } = await build(t, { TRICKLE_SEED_WEBRTC: 'false' })
+  const seeded = await trickle('seed', file, '--price', '100 USD/2', '--companion', url, '--token', ADMIN)
+  assert.equal(seeded.code, 0, seeded.stderr)
+  assert.match(seeded.stdout, /Registered "notes\.txt" for 1\.00 USD/)
+  const magnet = /Magnet: (magnet:\S+)/.exec(seeded.stdout)![1]!
+  const reader = { TRICKLE_DATA_DIR: path.join(dir, 'reader'), TRICKLE_CONNECT_TIMEOUT_MS: '1500' }
+  const received = async () => (await (await fetch(`${url}/wallet/accounts/demo`, { headers: adminAuth })).json() as { received: string }).received
+  const before = await received()
+  const r = await trickleWith(reader, 'download', magnet, '--out', path.join(dir, 'out'), '--btp', 'btp+ws://127.0.0.1:9')
+  assert.equal(r.code, 1, r.stdout + r.stderr)
+  assert.match(r.stderr, /Could not reach the Interledger network at btp\+ws:\/\/127\.0\.0\.1:9 within 1\.5 s .*Nothing was paid\./)
+  assert.equal(await received(), before)
 })

@@ -12,6 +12,7 @@
 import { formatAmount } from './amounts.ts'
 import { readerBalance } from './balance.ts'
 import { magnetMismatch } from './companion.ts'
+import { formatBytes } from './sizes.ts'
 import { followCredits, proofOf } from './credit.ts'
 import { onPayment, type Payment } from './monetization.ts'
 import { base64url, fromBase64url, newPayerKey, type PayerKey } from './proof/codec.ts'
@@ -52,12 +53,7 @@ function parseMagnet (uri: string): Magnet {
 
 const fill = (s: string, v: Record<string, string>) => s.replace(/\{(\w+)\}/g, (_, k: string) => v[k] ?? '')
 
-function bytes (n: number, locale?: string): string {
-  const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte'] as const
-  let i = 0
-  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++ }
-  return new Intl.NumberFormat(locale, { style: 'unit', unit: units[i], unitDisplay: i === 0 ? 'long' : 'short', maximumFractionDigits: i === 0 ? 0 : 1 }).format(n)
-}
+const bytes = formatBytes
 
 const store = {
   get: (k: string) => { try { return localStorage.getItem(k) } catch { return null } },
@@ -174,7 +170,7 @@ function main () {
         if (stats) {
           const left = Number.isFinite(torrent.timeRemaining) ? Math.max(1, Math.round(torrent.timeRemaining / 1000)) : 0
           stats.textContent = fill(t.downloading, {
-            done: bytes(torrent.downloaded, config.locale), total: bytes(torrent.length, config.locale),
+            done: bytes(torrent.downloaded, config.locale), total: torrent.length > 0 ? bytes(torrent.length, config.locale) : '–',
             peers: String(torrent.numPeers), speed: `${bytes(torrent.downloadSpeed, config.locale)}/s`, left: left ? `${left} s` : '–'
           })
         }
@@ -254,7 +250,17 @@ function main () {
       link.setAttribute('href', magnet.pointer)
       // Amounts in the status are the magnet's (what the reader was shown); nothing paid yet.
       say(fill(t.paying, { paid: shown(0n, spend), price: priceText }))
-      const noAgent = setTimeout(() => say(t.needAgent), 10_000)
+      // No payment after 10 s (no agent, or it pays elsewhere): say so, and let the reader try again.
+      const noAgent = setTimeout(() => {
+        say(t.needAgent)
+        listeners.delete(listener)
+        restore()
+        button.disabled = false
+      }, 10_000)
+      const restore = () => {
+        if (previous) link!.setAttribute('href', previous)
+        else link!.remove()
+      }
       /** Set while a ticket is asked for, and for good once the download started or was refused */
       let busy = false
       /** What the balance holds now: enough buys the ticket (else the reader keeps paying). */
@@ -272,8 +278,7 @@ function main () {
         }
         listeners.delete(listener)
         // Paid (or refused for good): the page pays its own pointer again.
-        if (previous) link!.setAttribute('href', previous)
-        else link!.remove()
+        restore()
       }
       // Credits every payment's proof to this reader's balance; an incoming payment may still be
       // settling: the follower reads it again until the balance says what arrived.

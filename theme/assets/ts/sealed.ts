@@ -53,6 +53,8 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
 
   /** What the balance holds per companion and receiver, as the last credit reply for it said */
   const balances = new Map<string, bigint>()
+  /** (companion, receiver) balances this page bought a section with */
+  const bought = new Set<string>()
   const say = (l: Locked, text: string) => { l.status.textContent = text }
   let queue = Promise.resolve()
 
@@ -69,7 +71,13 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
         l.receiver = body.receiver
       }
       const held = `${l.companion} ${l.receiver}`
-      const have = balances.get(held) ?? 0n
+      let have = balances.get(held) ?? 0n
+      // After a purchase here, a credit reply sent before it may still report the balance before it:
+      // read it afresh, so a second section is asked for only when it is really covered (no 402).
+      if (bought.has(held) && have >= l.cost && !granted(l)) {
+        const res = await fetch(`${l.companion}/balances/${(await readerBalance()).id}?receiver=${l.receiver}`)
+        if (res.ok) { have = BigInt(await res.text()); balances.set(held, have) }
+      }
       if (have < l.cost && !granted(l)) {
         const paid = l.cost > 0n ? (have * l.price.amount) / l.cost : 0n
         say(l, strings.progress.replace('{paid}', formatAmount(paid, l.price.code, l.price.scale, locale)).replace('{price}', formatAmount(l.price.amount, l.price.code, l.price.scale, locale)))
@@ -78,7 +86,7 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
       // The secret goes in the body only (never in a URL): it is what lets the companion spend.
       const { secret } = await readerBalance()
       const res = await fetch(`${l.companion}/sealed/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: l.token, secret }) })
-      const body = await res.json() as { key?: string, price?: string, balance?: string, message?: string }
+      const body = await res.json() as { key?: string, price?: string, balance?: string, expiresAt?: string, message?: string }
       // What is left for this receiver after the purchase (or short of it): the next section compares with it.
       if (body.balance) balances.set(held, BigInt(body.balance))
       if (res.status === 402) {
@@ -102,7 +110,8 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
         return
       }
       l.content.removeAttribute('data-trickle-sealed')
-      remember(l)
+      remember(l, body.expiresAt)
+      if (body.balance !== undefined) bought.add(held)
       const section = l.content.closest<HTMLElement>('[data-trickle-exclusive]')!
       // Bought, not streamed: the section stays the reader's when payments stop, so its note must not
       // say "while you stream" (the page's note, right for unsealed sections).
@@ -117,13 +126,15 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
     }
   }
 
-  // Sections bought in this browser within their grant (a reload pays nothing; the companion agrees).
+  // Sections bought in this browser within their grant (a reload, another tab: no payment needed; the
+  // companion agrees until the grant's end, which it named). localStorage: every tab of the site sees it.
   const grantKey = (l: Locked) => `trickle-grant:${l.token}`
   function granted (l: Locked): boolean {
-    try { return Number(sessionStorage.getItem(grantKey(l)) ?? 0) > Date.now() } catch { return false }
+    try { return Number(localStorage.getItem(grantKey(l)) ?? 0) > Date.now() } catch { return false }
   }
-  function remember (l: Locked): void {
-    try { sessionStorage.setItem(grantKey(l), String(Date.now() + 10 * 60_000)) } catch {}
+  function remember (l: Locked, expiresAt?: string): void {
+    const until = expiresAt ? Date.parse(expiresAt) : NaN
+    try { localStorage.setItem(grantKey(l), String(Number.isFinite(until) ? until : Date.now() + 10 * 60_000)) } catch {}
   }
 
   /** Tries every section still locked, one after another (each purchase lowers what the next can spend). */
@@ -147,6 +158,9 @@ export function sealedSections (strings: SealedStrings, reveal: (section: HTMLEl
     }
     return f
   }
+
+  // Granted already (bought in another tab or before a reload): asked for at once, not on the next payment.
+  if (locked.some(granted)) void tryLocked()
 
   /** Called for every payment: credit its proof (receipt or incoming payment), then try the sections still locked. */
   return async function onPayment (p: Payment): Promise<void> {

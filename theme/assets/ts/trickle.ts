@@ -78,15 +78,22 @@ function main () {
 
   const toggle = document.querySelector<HTMLButtonElement>('[data-trickle-theme-toggle]')
   if (toggle) {
-    const saved = localStorage.getItem('trickle-theme')
-    if (saved) document.documentElement.dataset.theme = saved
-    toggle.setAttribute('aria-pressed', String(document.documentElement.dataset.theme === 'dark'))
+    const root = document.documentElement
+    const prefersDark = matchMedia('(prefers-color-scheme: dark)')
+    // Dark when chosen, or when nothing was chosen and the system prefers it: the button's state says
+    // what the page shows, so its first press always switches to the other.
+    const isDark = () => root.dataset.theme === 'dark' || (!root.dataset.theme && prefersDark.matches)
+    let saved: string | null = null
+    try { saved = localStorage.getItem('trickle-theme') } catch {}
+    if (saved === 'dark' || saved === 'light') root.dataset.theme = saved
+    const show = () => toggle.setAttribute('aria-pressed', String(isDark()))
+    show()
+    prefersDark.addEventListener('change', show)
     toggle.addEventListener('click', () => {
-      const dark = !(document.documentElement.dataset.theme === 'dark' ||
-        (!document.documentElement.dataset.theme && matchMedia('(prefers-color-scheme: dark)').matches))
-      document.documentElement.dataset.theme = dark ? 'dark' : 'light'
-      localStorage.setItem('trickle-theme', dark ? 'dark' : 'light')
-      toggle.setAttribute('aria-pressed', String(dark))
+      const dark = !isDark()
+      root.dataset.theme = dark ? 'dark' : 'light'
+      try { localStorage.setItem('trickle-theme', dark ? 'dark' : 'light') } catch {}
+      show()
     })
   }
 }
