@@ -16,6 +16,7 @@ import sealedRoutes from './sealed/routes.ts'
 import seederPlugin from './seeder/plugin.ts'
 import storePlugin from './plugins/store.ts'
 import pullPlugin from './pull/plugin.ts'
+import landingRoutes from './landing/routes.ts'
 import pullRoutes from './pull/routes.ts'
 import { ErrorReply } from './schemas/common.ts'
 import trackerPlugin from './tracker/plugin.ts'
@@ -199,6 +200,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(sealedRoutes)
   await app.register(trackerRoutes)
   await app.register(pullRoutes)
+  await app.register(landingRoutes, { publicUrl: config.publicUrl, version: VERSION })
 
   app.get('/health', {
     schema: {

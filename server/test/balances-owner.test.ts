@@ -217,6 +217,9 @@ test('logs name balances by their public id only, never the secret', async (t) =
   assert.equal((await keyRequest(url, { token: section, secret: reader.secret })).status, 200)
   const log = lines.join('')
   assert.ok(log.includes('download paid') && log.includes('sealed section bought'))
+  // In the creator's units, naming the file: not "charged: 1000000000" and an infohash alone.
+  assert.ok(log.includes('download paid: \\"guide.pdf\\" for 1.00 USD'), log)
+  assert.ok(log.includes('sealed section bought: \\"x\\" of /a/ for 1.00 USD'))
   assert.ok(log.includes(reader.id))
   assert.ok(!log.includes(reader.secret), 'the secret is in no log line')
 })

@@ -10,6 +10,7 @@ import type { ReceiverService } from '../receivers/service.ts'
 import { ownedBalance } from '../verifier/owner.ts'
 import { decodeSealToken, SealTokenError, sectionKey, siteSealKey, type SealToken } from './crypto.ts'
 import { SealError } from './errors.ts'
+import { formatPrice } from '../torrent/license.ts'
 
 export interface KeyRelease {
   key: string
@@ -87,7 +88,8 @@ export function createSealedService (deps: SealedDeps): SealedService {
       })
       if (result.kind === 'unknown_balance') return { error: SealError.NoPayment, price }
       if (result.kind === 'insufficient') return { error: SealError.PaymentRequired, price, balance: result.balance }
-      if (result.charged > 0n) log.info({ site: parsed.site, page: parsed.page, section: parsed.id, receiver, balance: balanceId, charged: result.charged.toString() }, 'sealed section bought')
+      // In the writer's units (the section's price), with the receiver's units beside it.
+      if (result.charged > 0n) log.info({ site: parsed.site, page: parsed.page, section: parsed.id, price: formatPrice(parsed), receiver, balance: balanceId, chargedUnits: `${result.charged} ${q.quote.assetCode}/${q.quote.assetScale}` }, `sealed section bought: "${parsed.id}" of ${parsed.page} for ${formatPrice(parsed)}`)
       return {
         key: sectionKey(siteSealKey(deps.sealKey, parsed.site), token as string).toString('base64'),
         expiresAt: result.expiresAt,

@@ -199,7 +199,7 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       // A swarm that formed while the infohash was unregistered (an open tracker serves anything) may
       // hold peers that never paid: start over.
       protocol.reset(parsed.infoHash)
-      log.info({ infoHash: parsed.infoHash, name: parsed.name, price: parsed.license ? formatPrice(parsed.license) : 'free', spendAmount: spendAmount?.toString() }, 'torrent registered')
+      log.info({ file: parsed.name, infoHash: parsed.infoHash, price: parsed.license ? formatPrice(parsed.license) : 'free', spendUnits: spendAmount?.toString() }, `torrent registered: "${parsed.name}" for ${parsed.license ? formatPrice(parsed.license) : 'free'}`)
     }
     return { created, ...registered }
   }
@@ -284,7 +284,8 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
     if (result.charged > 0n) {
       // The download history (GET-able per pair); the grant above is what prevents a second charge.
       await deps.store.recordPayment({ balanceId, infoHash, amount: result.charged, paidAt: t })
-      log.info({ infoHash, receiver: r.receiver, balance: balanceId, amount: result.charged.toString(), left: result.balance.toString() }, 'download paid')
+      const price = r.parsed.license ? formatPrice(r.parsed.license) : 'free'
+      log.info({ file: r.parsed.name, infoHash, price, receiver: r.receiver, balance: balanceId, chargedUnits: result.charged.toString(), leftUnits: result.balance.toString() }, `download paid: "${r.parsed.name}" for ${price}`)
     }
     return issue(result.charged, { balance: result.balance, grantExpiresAt: result.expiresAt })
   }
@@ -338,12 +339,13 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       return [...torrents.values()].sort((a, b) => a.record.createdAt - b.record.createdAt || a.record.infoHash.localeCompare(b.record.infoHash))
     },
     async remove (infoHash) {
-      if (!torrents.has(infoHash)) return { error: TrackerError.UnknownTorrent }
+      const r = torrents.get(infoHash)
+      if (!r) return { error: TrackerError.UnknownTorrent }
       await deps.store.deleteTorrent(infoHash)
       torrents.delete(infoHash)
       // Its swarm held paid leechers and seeders; without a registration it must not live on as free.
       protocol.reset(infoHash)
-      log.info({ infoHash }, 'torrent deregistered')
+      log.info({ file: r.parsed.name, infoHash }, `torrent deregistered: "${r.parsed.name}"`)
       return true
     },
     seederToken,

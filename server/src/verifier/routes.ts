@@ -1,3 +1,4 @@
+import { facts, htmlPage, wantsHtml } from '../landing/html.ts'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
@@ -160,6 +161,13 @@ const verifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (req, reply) => {
+    // A person following the link: what this pointer is, instead of a 406.
+    if (wantsHtml(req.headers.accept)) {
+      const proxy = await app.verifier.getProxy(req.params.id)
+      if (typeof proxy === 'string') return fail(reply, proxy)
+      reply.type('text/html; charset=utf-8')
+      return htmlPage('A proxy payment pointer', `<p>Web Monetization agents pay this address: the companion forwards their SPSP query (<code>Accept: application/spsp4+json</code>) to the creator's wallet and adds receipt details, so every payment comes back with a STREAM receipt it can verify.</p>${facts([{ label: 'Forwards to', value: proxy.paymentPointer }, { label: 'API docs', value: '/docs', href: '/docs' }])}`)
+    }
     const result = await app.verifier.querySpsp(req.params.id, req.headers.accept)
     if (isVerifierError(result)) return fail(reply, result)
     reply.header('cache-control', 'no-store').type('application/spsp4+json')

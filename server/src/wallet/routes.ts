@@ -1,3 +1,4 @@
+import { facts, htmlPage, wantsHtml } from '../landing/html.ts'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { sendError } from '../http-errors.ts'
@@ -44,6 +45,13 @@ const walletRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (req, reply) => {
     const accept = req.headers.accept ?? ''
+    // A person following the link: what this address is, instead of an SPSP document.
+    if (wantsHtml(accept)) {
+      const address = await app.openPayments.walletAddress(req.params.name)
+      if ('error' in address) return sendError(reply, 404, 'unknown_account', address.description)
+      reply.type('text/html; charset=utf-8')
+      return htmlPage(`Wallet address of "${req.params.name}"`, `<p>This is an Open Payments wallet address of the companion's embedded wallet: the Web Monetization extension reads it (<code>Accept: application/json</code>) and pays it through Open Payments; older agents query it as a payment pointer (<code>Accept: application/spsp4+json</code>).</p>${facts([{ label: 'Currency', value: `${address.assetCode} (scale ${address.assetScale})` }, { label: 'Auth server', value: address.authServer }, { label: 'Resource server', value: address.resourceServer }, { label: 'API docs', value: '/docs', href: '/docs' }])}`)
+    }
     if (/application\/json/.test(accept) && !/application\/spsp4\+json/.test(accept)) {
       const address = await app.openPayments.walletAddress(req.params.name)
       if ('error' in address) return sendError(reply, 404, 'unknown_account', address.description)
