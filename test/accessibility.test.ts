@@ -1,0 +1,110 @@
+// axe-core (WCAG 2.x A and AA rules) on every page of the example site, and on the states a reader
+// sees: a sealed section locked, then bought and open; the download block before and after a try; the
+// dark theme; a 390 px screen. Zero violations, each one named with its nodes when there is one.
+import assert from 'node:assert/strict'
+import { readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, before, test } from 'node:test'
+import type { Browser, Page } from 'playwright-core'
+import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
+import { buildDevAgent } from '../scripts/build-dev-agent.ts'
+import { hugoBuild, repoRoot } from '../scripts/hugo.ts'
+import { serveStatic, type StaticSite } from '../scripts/static-server.ts'
+import { build, type Built } from '../server/test/helper.ts'
+import { siteSeal } from '../server/test/seal-helper.ts'
+import { launchChromium } from './support/browser.ts'
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+const dir = mkdtempSync(path.join(tmpdir(), 'trickle-a11y-'))
+let built: Built
+let site: StaticSite
+let browser: Browser
+
+interface AxeResult { violations: Array<{ id: string, impact: string, help: string, nodes: Array<{ target: string[] }> }> }
+
+/** The page's violations, one line each (rule, impact, what it asks, where). */
+async function violations (page: Page): Promise<string[]> {
+  await page.addScriptTag({ content: axeSource })
+  const result = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run (ctx: Document, opts: unknown): Promise<AxeResult> } }).axe
+    return await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } })
+  }) as AxeResult
+  return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`)
+}
+
+function pages (root: string, prefix = ''): string[] {
+  const out: string[] = []
+  for (const e of readdirSync(path.join(root, prefix), { withFileTypes: true })) {
+    const rel = path.posix.join(prefix, e.name)
+    if (e.isDirectory()) out.push(...pages(root, rel))
+    // Hugo's alias pages (page/1/ and the like) only redirect: nothing to read.
+    else if (e.name === 'index.html' && !/http-equiv="?refresh/i.test(readFileSync(path.join(root, rel), 'utf8'))) out.push(`/${prefix ? `${prefix}/` : ''}`)
+  }
+  return out
+}
+
+before(async () => {
+  built = await build(undefined)
+  const { app, url, btpPort } = built
+  const creators: string[] = []
+  for (const name of ['alice', 'bob', 'carol']) {
+    const account = await app.wallet.ensureAccount(name)
+    await app.verifier.registerProxy(account.paymentPointer)
+    creators.push(`    ${name} = "${account.paymentPointer}"`)
+  }
+  await buildDevAgent()
+  const override = path.join(dir, 'trickle.toml')
+  writeFileSync(override, `[params]\n  monetization = "${app.demo!.paymentPointer}"\n  [params.creators]\n${creators.join('\n')}\n` +
+    `  [params.trickle.devAgent]\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "100000"\n    intervalMs = 150\n`)
+  site = await serveStatic(dir)
+  for (const env of ['production', 'development'] as const) {
+    await hugoBuild({ source: `${repoRoot}site-example`, destination: path.join(dir, env), configs: [override], baseURL: `${site.url}/${env}/`, environment: env })
+    await sealSite(path.join(dir, env), { ...siteSeal(app.sealKey), companion: url })
+  }
+  browser = await launchChromium()
+})
+
+after(async () => {
+  await browser?.close()
+  await site?.close()
+  await built?.app.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+test('axe: no violations on any page of the example site, light and dark, wide and 390 px', async () => {
+  const all = pages(path.join(dir, 'production'))
+  assert.ok(all.length >= 10, `${all.length} pages`)
+  const found: string[] = []
+  for (const [scheme, width] of [['light', 1100], ['dark', 390]] as const) {
+    const context = await browser.newContext({ colorScheme: scheme, viewport: { width, height: 800 } })
+    const page = await context.newPage()
+    for (const p of all) {
+      await page.goto(`${site.url}/production${p}`)
+      for (const v of await violations(page)) found.push(`${scheme} ${width}px ${p}: ${v}`)
+    }
+    await context.close()
+  }
+  assert.deepEqual(found, [])
+})
+
+test('axe: the states a reader sees, a section locked then bought, a download tried', async () => {
+  const page = await browser.newPage()
+  const found: string[] = []
+  await page.goto(`${site.url}/development/posts/exclusive-marker/`)
+  await page.waitForSelector('[data-trickle-cta] .trickle-exclusive__status')
+  for (const v of await violations(page)) found.push(`locked: ${v}`)
+  await page.waitForSelector('[data-trickle-content]:not([data-trickle-sealed])', { timeout: 30_000 })
+  for (const v of await violations(page)) found.push(`bought: ${v}`)
+  await page.evaluate(() => window.trickleDevAgent!.stop())
+  await page.goto(`${site.url}/production/posts/download/`)
+  const start = page.locator('[data-trickle-download-start]')
+  if (await start.count() > 0) {
+    await start.click()
+    await page.waitForTimeout(500)
+    for (const v of await violations(page)) found.push(`download tried: ${v}`)
+  }
+  assert.deepEqual(found, [])
+  await page.close()
+})
