@@ -14,7 +14,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { SealKeyError, siteKeyFor } from '../plugins/rehype-trickle-seal/lib/keys.ts'
 import { PlaintextLeakError, sealSite, UnconvertedMarkerError } from '../plugins/rehype-trickle-seal/lib/site.ts'
-import { siteOf } from '../server/src/sealed/crypto.ts'
+import { siteOf } from '../packages/trickle-core/src/seal.ts'
 import { hugoBuild, repoRoot } from './hugo.ts'
 
 export interface BuildOptions {

@@ -12,7 +12,7 @@ import { asPortInUse, checkPortsFree, companionPorts, portInUseLine, type PortNe
 import { buildDevAgent } from './build-dev-agent.ts'
 import { formatAmount } from '../theme/assets/ts/amounts.ts'
 import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
-import { siteOf, siteSealKey } from '../server/src/sealed/crypto.ts'
+import { siteOf, siteSealKey } from '../packages/trickle-core/src/seal.ts'
 import { hugoBuild } from './hugo.ts'
 import { serveStatic, type StaticSite } from './static-server.ts'
 

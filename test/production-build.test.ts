@@ -12,7 +12,7 @@ import { buildDevAgent } from '../scripts/build-dev-agent.ts'
 import { repoRoot } from '../scripts/hugo.ts'
 import { serveStatic } from '../scripts/static-server.ts'
 import { siteKeyFor } from '../plugins/rehype-trickle-seal/lib/keys.ts'
-import { decodeSealToken } from '../server/src/sealed/crypto.ts'
+import { decodeSealToken } from '../packages/trickle-core/src/seal.ts'
 import { ADMIN, build, creatorLines } from '../server/test/helper.ts'
 import { launchChromium, watchErrors } from './support/browser.ts'
 

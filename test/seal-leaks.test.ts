@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { MANIFEST, PlaintextLeakError, sealSite, UnconvertedMarkerError } from '../plugins/rehype-trickle-seal/lib/site.ts'
-import { sealKeyFrom } from '../server/src/sealed/crypto.ts'
+import { MANIFEST, PlaintextLeakError, sealSite, UnconvertedMarkerError, UnsupportedGeneratorError } from '../plugins/rehype-trickle-seal/lib/site.ts'
+import { sealKeyFrom } from '../packages/trickle-core/src/seal.ts'
 import { siteSeal } from '../server/test/seal-helper.ts'
 
 const RECEIVER = '9bf70fe0534e85c1d51a76c44a013a89'
@@ -103,4 +103,19 @@ test('markers that reached the output unconverted fail the run (Eleventy\'s mark
   }
   const docs = site(t, { 'docs/index.html': '<html><head><meta name="description" content="The marker <div id=&quot;exclusive&quot;></div> and {{< exclusive >}}"></head><body><pre><code>&lt;div id="exclusive"&gt;&lt;/div&gt;\n:::exclusive</code></pre><p>Cards quote {{&lt; exclusive &gt;}} in plain text.</p></body></html>' })
   assert.equal((await sealSite(docs, seal)).sections.length, 0)
+})
+
+test('output that hydrates from JavaScript bundles (Docusaurus, Next.js) is named as such and not sealed', async (t) => {
+  for (const [generator, head, body] of [
+    ['Docusaurus', '<meta name="generator" content="Docusaurus v3.8.1">', '<div id="__docusaurus">'],
+    ['Next.js', '<script src="/_next/static/chunks/main.js"></script>', '<div id="__next">']
+  ] as const) {
+    const dir = site(t, { 'posts/a/index.html': page(head).replace('<body>', `<body>${body}`) + '</div>' })
+    const before = readFileSync(path.join(dir, 'posts/a/index.html'), 'utf8')
+    await assert.rejects(sealSite(dir, seal), (err: Error) => err instanceof UnsupportedGeneratorError && err.generator === generator && /cannot be sealed\. Nothing was written/.test(err.message), generator)
+    assert.equal(readFileSync(path.join(dir, 'posts/a/index.html'), 'utf8'), before)
+  }
+  // A plain page that merely mentions Next.js is sealed as usual.
+  const plain = site(t, { 'posts/a/index.html': page('<meta name="description" content="Comparing Hugo and Next.js">') })
+  assert.equal((await sealSite(plain, seal)).sections.length, 1)
 })

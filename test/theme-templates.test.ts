@@ -124,3 +124,19 @@ test('assets are fingerprinted with integrity; the dev agent only in development
   assert.match(html, /<link rel="stylesheet" href="\/css\/main\.min\.[0-9a-f]{64,}\.css" integrity="sha384-/)
   assert.ok(!html.includes('dev-agent'), 'no development agent in a production build')
 })
+
+test('one pointer table: the Hugo theme, rehype-trickle-monetization and trickle-core give every page the same href', async (t) => {
+  const cases = ['$wallet.example/alice', '$wallet.example', '$wallet.example/', '$wallet.example/alice/', 'https://wallet.example/carol', 'http://localhost:3000/wallet/demo', ' $wallet.example/bob ', '$ spaced', 'wallet.example/alice']
+  const { read } = await build(t, {
+    config: '[params]\n  legacyMeta = false',
+    pages: Object.fromEntries(cases.map((c, i) => [`posts/p${i}.md`, page(`monetization: ${JSON.stringify(c)}`)]))
+  })
+  const { pointerHref } = await import('../packages/trickle-core/src/pointers.ts')
+  const { pointerToUrl } = await import('../plugins/rehype-trickle-monetization/lib/index.ts')
+  for (const [i, c] of cases.entries()) {
+    const hugo = links(read(`posts/p${i}/index.html`))[0]
+    assert.equal(hugo, pointerHref(c), `Hugo and trickle-core on ${JSON.stringify(c)}`)
+    assert.equal(pointerToUrl(c), pointerHref(c), `the rehype plugin on ${JSON.stringify(c)}`)
+  }
+  assert.equal(pointerHref('$wallet.example/'), 'https://wallet.example/.well-known/pay')
+})

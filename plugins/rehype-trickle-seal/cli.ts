@@ -7,8 +7,10 @@
 // link (the creator's wallet address, registered at the companion, or a proxy pointer of it);
 // --receiver (a receiver id, wallet address or pointer) pays every section to one receiver instead.
 // Before writing, the companion is asked whether it can charge every price (--offline skips that).
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { siteOf, type SectionPrice } from '@trickle/server/seal-crypto'
+import { siteOf, type SectionPrice } from 'trickle-core/seal'
 import { siteKeyFor } from './lib/keys.ts'
 import { sealSite } from './lib/site.ts'
 
@@ -23,7 +25,9 @@ export function parsePrice (text: string): SectionPrice {
   return { amount: BigInt(m[1]!).toString(), assetCode: m[2]!, assetScale: Number(m[3]) }
 }
 
-if (import.meta.main) {
+// Run as a program (a bin link or `node cli.js`), not imported: import.meta.main is Node 24's only.
+const invoked = process.argv[1] !== undefined && (() => { try { return realpathSync(process.argv[1]!) === fileURLToPath(import.meta.url) } catch { return false } })()
+if (invoked) {
   let parsed
   try {
     parsed = parseArgs({ allowPositionals: true, options: { companion: { type: 'string' }, site: { type: 'string' }, price: { type: 'string' }, receiver: { type: 'string' }, offline: { type: 'boolean' } } })

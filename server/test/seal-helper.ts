@@ -1,6 +1,6 @@
 // Section tokens as a site's sealing step writes them: bound to a site, MACed with that site's key
 // (derived from a companion's seal key, as POST /sealed/sites hands it out).
-import { encodeSealToken, sectionKey, siteSealKey, type SealToken } from '../src/sealed/crypto.ts'
+import { encodeSealToken, sectionKey, siteSealKey, type SealToken } from '../../packages/trickle-core/src/seal.ts'
 
 export const SITE = 'https://site.test/'
 

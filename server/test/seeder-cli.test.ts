@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { receiverIdOfPointer } from '../src/receivers/pointers.ts'
+import { receiverIdOfPointer } from '../../packages/trickle-core/src/pointers.ts'
 import { ADMIN, adminAuth, build } from './helper.ts'
 import { announceHttp } from './tracker-helper.ts'
 

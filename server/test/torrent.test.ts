@@ -7,7 +7,7 @@ import bencode from 'bencode'
 import {
   checkLicense, convertScale, createTorrent, formatPrice, parsePrice, parseTorrent, TorrentError, torrentFromBase64, torrentToBase64, type License
 } from '../src/torrent/license.ts'
-import { decodeMagnet, encodeMagnet, magnetOf } from '../src/torrent/magnet.ts'
+import { decodeMagnet, encodeMagnet, magnetOf } from '../../packages/trickle-core/src/magnet.ts'
 
 const license: License = {
   paymentPointer: 'http://127.0.0.1:3000/p/0123456789abcdef0123456789abcdef',
@@ -205,11 +205,11 @@ test('prices: parsed from "AMOUNT CODE/SCALE", shown exactly, converted between 
   assert.equal(convertScale(123_000n, 9, 6), 123n)
 })
 
-test('license.ts and magnet.ts bundle for the browser as they are (no node: imports, no Buffer)', async () => {
+test('licenses, magnets and amounts (trickle-core) and torrents bundle for the browser as they are (no node: imports, no Buffer)', async () => {
   const esbuild = await import('esbuild')
-  const dir = new URL('../src/torrent/', import.meta.url).pathname
+  const core = new URL('../../packages/trickle-core/src/', import.meta.url).pathname
   const result = await esbuild.build({
-    entryPoints: [`${dir}license.ts`, `${dir}magnet.ts`], bundle: true, platform: 'browser', format: 'esm', write: false, outdir: 'bundle', logLevel: 'silent'
+    entryPoints: [new URL('../src/torrent/license.ts', import.meta.url).pathname, `${core}license.ts`, `${core}magnet.ts`, `${core}amounts.ts`], bundle: true, platform: 'browser', format: 'esm', write: false, outdir: 'bundle', logLevel: 'silent'
   })
   assert.deepEqual(result.errors, [])
   for (const file of result.outputFiles) {

@@ -5,6 +5,7 @@
 // The pointer comes from the options, and a page's front matter `monetization` overrides it (read from
 // file.data.matter, as vfile-matter stores it, or file.data.frontmatter / file.data.astro.frontmatter);
 // `monetization: false` removes the tags from that page.
+import { pointerHref } from 'trickle-core/pointers'
 import type { Element, Root } from 'hast'
 import { h } from 'hastscript'
 import { visit, EXIT } from 'unist-util-visit'
@@ -19,20 +20,8 @@ export interface Options {
 
 const emptyOptions: Options = {}
 
-/**
- * `$wallet.example/alice` -> `https://wallet.example/alice`; `$wallet.example` -> `https://wallet.example/.well-known/pay`;
- * http(s) URLs unchanged (payment pointers, interledger/rfcs 0026). Undefined when it is neither.
- */
-export function pointerToUrl (pointer: string): string | undefined {
-  const p = pointer.trim()
-  if (p.startsWith('$')) {
-    const rest = p.slice(1)
-    if (rest === '' || /\s/.test(rest)) return undefined
-    return rest.includes('/') ? `https://${rest}` : `https://${rest}/.well-known/pay`
-  }
-  if (/^https?:\/\//.test(p)) return p
-  return undefined
-}
+/** The link's href for a pointer (trickle-core's pointerHref, which the Hugo theme follows too). */
+export const pointerToUrl = pointerHref
 
 function frontMatterPointer (file: VFile): unknown {
   const data = file.data as Record<string, { monetization?: unknown, frontmatter?: { monetization?: unknown } } | undefined>

@@ -16,8 +16,8 @@ import type { Element, Root } from 'hast'
 import { toHtml } from 'hast-util-to-html'
 import { visit, EXIT, SKIP } from 'unist-util-visit'
 import type { VFile } from 'vfile'
-import { encodeSealToken, sealSection, siteOf, type SectionPrice } from '@trickle/server/seal-crypto'
-import { receiverIdOfPointer } from '@trickle/server/pointers'
+import { encodeSealToken, sealSection, siteOf, type SectionPrice } from 'trickle-core/seal'
+import { receiverIdOfPointer } from 'trickle-core/pointers'
 
 export interface Options {
   /**

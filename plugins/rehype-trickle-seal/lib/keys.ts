@@ -2,7 +2,7 @@
 // TRICKLE_SITE_SEAL_KEY (what the companion's POST /sealed/sites returned, e.g. kept as a CI secret),
 // else asked of the companion with its admin token (TRICKLE_ADMIN_TOKEN), else derived from the
 // companion's own TRICKLE_SEAL_SECRET where that is at hand. The writer never reads the database.
-import { sealKeyFrom, siteSealKey } from '@trickle/server/seal-crypto'
+import { sealKeyFrom, siteSealKey } from 'trickle-core/seal'
 
 /** The seal key could not be had: the message says what to set. */
 export class SealKeyError extends Error {}

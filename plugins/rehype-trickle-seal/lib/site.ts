@@ -23,7 +23,7 @@ import type { Element, Root, Text } from 'hast'
 import { unified } from 'unified'
 import { EXIT, SKIP, visit } from 'unist-util-visit'
 import { VFile } from 'vfile'
-import type { SectionPrice } from '@trickle/server/seal-crypto'
+import type { SectionPrice } from 'trickle-core/seal'
 import rehypeTrickleSeal, { type SealedSection } from './index.ts'
 
 /** Words in a run the leak check looks for: short enough to catch a cut summary, long enough not to match by chance. */
@@ -74,6 +74,27 @@ export class PlaintextLeakError extends Error {
     this.name = 'PlaintextLeakError'
     this.leaks = leaks
   }
+}
+
+/**
+ * Output that a JavaScript bundle renders again when the page hydrates (Docusaurus, Next.js): the
+ * content is in the bundle as well as in the HTML, so sealing the HTML would hide nothing.
+ */
+export class UnsupportedGeneratorError extends Error {
+  readonly generator: string
+  constructor (generator: string, file: string) {
+    super(`${file} is ${generator} output, whose pages are rendered again from JavaScript bundles when they hydrate: the exclusive text is in the bundles too, so it cannot be sealed. Nothing was written. Use a generator that writes plain HTML (Hugo with the Trickle theme, Astro, Eleventy, a unified pipeline).`)
+    this.name = 'UnsupportedGeneratorError'
+    this.generator = generator
+  }
+}
+
+/** The generator of a page that hydrates from bundles, by its markers, or undefined. */
+export function hydratingGenerator (html: string): string | undefined {
+  if (/<div id="__docusaurus"|name="generator" content="Docusaurus/i.test(html)) return 'Docusaurus'
+  if (/<div id="__next"|\/_next\/static\/|self\.__next_f/.test(html)) return 'Next.js'
+  if (/<div id="___gatsby"/.test(html)) return 'Gatsby'
+  return undefined
 }
 
 export class UnchargeablePriceError extends Error {
@@ -246,6 +267,8 @@ export async function sealSite (root: string, opts: SealSiteOptions): Promise<Se
   let sealedBefore = 0
   for (const file of all.filter((f) => /\.html?$/i.test(f))) {
     const source = await readFile(file, 'utf8')
+    const generator = hydratingGenerator(source)
+    if (generator && /exclusive/i.test(source)) throw new UnsupportedGeneratorError(generator, path.relative(root, file))
     if (source.includes('data-trickle-sealed')) sealedBefore++
     if (!source.includes('data-trickle-exclusive')) continue
     const vfile = new VFile({ path: file, cwd: root, value: source })

@@ -7,8 +7,8 @@ import rehypeParse from 'rehype-parse'
 import rehypeStringify from 'rehype-stringify'
 import { unified } from 'unified'
 import { VFile } from 'vfile'
-import { decodeSealToken, openSection, sealKeyFrom, sectionKey, siteSealKey } from '@trickle/server/seal-crypto'
-import { receiverIdOfPointer } from '@trickle/server/pointers'
+import { decodeSealToken, openSection, sealKeyFrom, sectionKey, siteSealKey } from 'trickle-core/seal'
+import { receiverIdOfPointer } from 'trickle-core/pointers'
 import rehypeTrickleSeal, { type Options } from '../index.ts'
 
 // The companion's key, and the site key its POST /sealed/sites hands this site's build.

@@ -19,8 +19,8 @@ import type {} from 'mdast-util-to-hast'
 import { h } from 'hastscript'
 import { visit, SKIP } from 'unist-util-visit'
 import type { VFile } from 'vfile'
-import { decodeMagnet, type Magnet } from '@trickle/server/magnet'
-import { formatAmount } from '@trickle/theme/amounts'
+import { decodeMagnet, type Magnet } from 'trickle-core/magnet'
+import { formatAmount } from 'trickle-core/amounts'
 
 export interface Labels {
   /** Button text (default: 'Pay and download') */

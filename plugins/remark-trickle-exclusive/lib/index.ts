@@ -30,6 +30,15 @@ export interface Labels {
   learnMore: string
   /** Shown under the content once it opens */
   thanks: string
+  /** Heading of a page's second and later sections ({n}: its number), so every landmark has its own name */
+  titleNth: string
+}
+
+/** A section's price, for sealed sites: whole units at assetScale (decimal text), as the theme's front matter `price`. */
+export interface Price {
+  amount: string
+  assetCode: string
+  assetScale: number
 }
 
 export interface Options {
@@ -37,6 +46,11 @@ export interface Options {
   labels?: Partial<Labels> | null
   /** Where the call to action links to (default: 'https://webmonetization.org/') */
   learnMoreUrl?: string | null
+  /**
+   * Price of the sections for sealed sites (the sealing step reads it from the section). A page's front
+   * matter `price` ({amount, assetCode, assetScale}, as in the Hugo theme) wins over it.
+   */
+  price?: Price | null
 }
 
 export const defaultLabels: Labels = {
@@ -44,7 +58,20 @@ export const defaultLabels: Labels = {
   ctaTitle: 'This part is for supporters.',
   cta: 'It opens as soon as your browser streams a payment to this site with Web Monetization.',
   learnMore: 'How to support this site with Web Monetization',
-  thanks: 'Thank you for supporting this site. This part is open to you while you stream.'
+  thanks: 'Thank you for supporting this site. This part is open to you while you stream.',
+  titleNth: 'For supporters, part {n}'
+}
+
+/** Front matter as the generators hand it to unified: vfile-matter / remark-frontmatter users, Astro. */
+function frontMatterPrice (file: VFile): Price | undefined {
+  const data = file.data as Record<string, { price?: unknown, frontmatter?: { price?: unknown } } | undefined>
+  for (const source of [data.matter, data.frontmatter, data.astro?.frontmatter]) {
+    const p = source?.price as Partial<Price> | undefined
+    if (p && typeof p === 'object' && p.amount !== undefined && p.assetCode !== undefined && p.assetScale !== undefined) {
+      return { amount: String(p.amount), assetCode: String(p.assetCode), assetScale: Number(p.assetScale) }
+    }
+  }
+  return undefined
 }
 
 const MARKER = /^<div\s+id=["']exclusive["']\s*>\s*<\/div>\s*$/i
@@ -57,8 +84,11 @@ export default function remarkTrickleExclusive (options?: Options | null) {
   const labels: Labels = { ...defaultLabels, ...(settings.labels ?? {}) }
   const learnMoreUrl = settings.learnMoreUrl ?? 'https://webmonetization.org/'
 
-  function section (id: string, children: Content[]): ContainerDirective {
+  function section (id: string, children: Content[], price: Price | undefined): ContainerDirective {
     const titleId = `trickle-exclusive-${id}-title`
+    const n = /^s([0-9]+)$/.exec(id)
+    const title = n && Number(n[1]) > 0 ? labels.titleNth.replace('{n}', String(Number(n[1]) + 1)) : labels.title
+    const priced = price ? { dataTricklePriceAmount: price.amount, dataTricklePriceCode: price.assetCode, dataTricklePriceScale: String(price.assetScale) } : {}
     // Parts that are not Markdown are hast children of placeholder nodes (mdast-util-to-hast honours
     // data.hName, hProperties and hChildren on any node).
     const part = (hName: string, hProperties: Record<string, unknown>, hChildren: ElementContent[]): ContainerDirective =>
@@ -67,9 +97,9 @@ export default function remarkTrickleExclusive (options?: Options | null) {
       type: 'containerDirective',
       name: 'trickle-exclusive',
       attributes: {},
-      data: { hName: 'section', hProperties: { className: ['trickle-exclusive'], dataTrickleExclusive: id, ariaLabelledBy: [titleId] } },
+      data: { hName: 'section', hProperties: { className: ['trickle-exclusive'], dataTrickleExclusive: id, ariaLabelledBy: [titleId], ...priced } },
       children: [
-        part('h2', { className: ['trickle-exclusive__title', 'visually-hidden'], id: titleId }, [{ type: 'text', value: labels.title }]),
+        part('h2', { className: ['trickle-exclusive__title', 'visually-hidden'], id: titleId }, [{ type: 'text', value: title }]),
         part('div', { className: ['trickle-exclusive__cta'], dataTrickleCta: '' }, [
           h('p', [h('strong', labels.ctaTitle), ' ', labels.cta]),
           h('p', [h('a', { href: learnMoreUrl, rel: ['noopener'] }, labels.learnMore)])
@@ -84,6 +114,7 @@ export default function remarkTrickleExclusive (options?: Options | null) {
   }
 
   return function transform (tree: Root, file: VFile): undefined {
+    const price = frontMatterPrice(file) ?? settings.price ?? undefined
     let ordinal = 0
     let markerSeen = false
 
@@ -91,7 +122,7 @@ export default function remarkTrickleExclusive (options?: Options | null) {
       if (node.type === 'containerDirective' && node.name === 'exclusive') {
         if (!parent || index === undefined) return
         if (node.children.length === 0) file.message('Empty `:::exclusive` block: nothing for supporters here', { place: node.position, ruleId: 'empty', source: 'remark-trickle-exclusive' })
-        parent.children[index] = section(`s${ordinal++}`, node.children as Content[]) as unknown as RootContent & Content
+        parent.children[index] = section(`s${ordinal++}`, node.children as Content[], price) as unknown as RootContent & Content
         // Nested markers or blocks inside an exclusive block make no sense: say so, keep the content.
         visit(node, (inner) => {
           if ((inner.type === 'containerDirective' && inner.name === 'exclusive') && inner !== node) {
@@ -118,7 +149,7 @@ export default function remarkTrickleExclusive (options?: Options | null) {
           return false
         })
         if (rest.length === 0) file.message('Nothing follows the exclusive marker', { place: node.position, ruleId: 'empty', source: 'remark-trickle-exclusive' })
-        ;(parent as Parent).children[index] = section('rest', rest) as unknown as RootContent
+        ;(parent as Parent).children[index] = section('rest', rest, price) as unknown as RootContent
         return SKIP
       }
       return undefined

@@ -32,3 +32,14 @@ test('diagnostics: empty blocks, leaf directives, a second marker, a marker with
   const trailing = await process('Text.\n\n<div id="exclusive"></div>\n')
   assert.deepEqual(trailing.messages.map((m) => m.ruleId), ['empty'])
 })
+
+test('prices for sealed sites: the option for every section, a page\'s front matter `price` over it', async () => {
+  const md = ':::exclusive\nOne.\n:::\n\n:::exclusive\nTwo.\n:::\n'
+  const priced = String(await process(md, { price: { amount: '500000', assetCode: 'USD', assetScale: 9 } }))
+  assert.equal(priced.match(/data-trickle-price-amount="500000" data-trickle-price-code="USD" data-trickle-price-scale="9"/g)?.length, 2)
+  const run = (matter: unknown) => unified().use(remarkParse).use(remarkDirective)
+    .use(remarkTrickleExclusive, { price: { amount: '1', assetCode: 'USD', assetScale: 2 } }).use(remarkRehype).use(rehypeStringify)
+    .process({ value: md, data: { matter } })
+  assert.match(String(await run({ price: { amount: '250', assetCode: 'EUR', assetScale: 2 } })), /data-trickle-price-amount="250" data-trickle-price-code="EUR" data-trickle-price-scale="2"/)
+  assert.doesNotMatch(String(await process(md)), /data-trickle-price/, 'no price, no attributes (a site that is not sealed)')
+})

@@ -13,7 +13,7 @@
 import { convertScale } from '../torrent/license.ts'
 import type { VerifierService } from '../verifier/service.ts'
 import { I64_MAX } from '../verifier/service.ts'
-import { receiverIdOfPointer } from './pointers.ts'
+import { receiverIdOfPointer } from '../../../packages/trickle-core/src/pointers.ts'
 import { ceilTimes, conversionFactor, type ExchangeRate } from '../prices/rates.ts'
 
 export interface Asset {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import fp from 'fastify-plugin'
-import { sealKeyFrom } from './crypto.ts'
+import { sealKeyFrom } from '../../../packages/trickle-core/src/seal.ts'
 import { createSealedService, type SealedService } from './service.ts'
 
 declare module 'fastify' {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { sendError } from '../http-errors.ts'
 import { Amount, bearer, errorRef } from '../schemas/common.ts'
-import { siteOf, siteSealKey } from './crypto.ts'
+import { siteOf, siteSealKey } from '../../../packages/trickle-core/src/seal.ts'
 import { isSealError, sealErrorMessage, sealErrorStatus } from './errors.ts'
 
 const sealedRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Store } from '../store/types.ts'
 import type { ReceiverService } from '../receivers/service.ts'
 import { ownedBalance } from '../verifier/owner.ts'
-import { decodeSealToken, SealTokenError, sectionKey, siteSealKey, type SealToken } from './crypto.ts'
+import { decodeSealToken, SealTokenError, sectionKey, siteSealKey, type SealToken } from '../../../packages/trickle-core/src/seal.ts'
 import { SealError } from './errors.ts'
 import { formatPrice } from '../torrent/license.ts'
 

@@ -10,7 +10,7 @@
 import { createHmac, timingSafeEqual, createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { formatPrice, parseTorrent, TorrentError, type License, type ParsedTorrent } from '../torrent/license.ts'
-import { magnetOf } from '../torrent/magnet.ts'
+import { magnetOf } from '../../../packages/trickle-core/src/magnet.ts'
 import type { Store } from '../store/types.ts'
 import { sameServer, type ReceiverService } from '../receivers/service.ts'
 import { hmacKey, hmacSha256 } from '../verifier/hmac.ts'

@@ -7,7 +7,7 @@ import {
   decodeReceipt, NONCE_LENGTH, ReceiptError, receiptFromBase64, receiptSecret, U64_MAX
 } from '../receipts/codec.ts'
 import type { ProxyRecord, Store } from '../store/types.ts'
-import { receiverIdOfEndpoint, resolvePaymentPointer } from '../receivers/pointers.ts'
+import { receiverIdOfEndpoint, resolvePaymentPointer } from '../../../packages/trickle-core/src/pointers.ts'
 import { VerifierError } from './errors.ts'
 import { hmacKey, hmacSha256 } from './hmac.ts'
 

@@ -25,6 +25,24 @@ export function resolvePaymentPointer (pointer: string): string | undefined {
   return url.href
 }
 
+/**
+ * What a page's <link rel="monetization" href> holds for a pointer (Web Monetization wants a URL):
+ * `$host/path` is https://host/path, `$host` and `$host/` are https://host/.well-known/pay, an http(s)
+ * URL stays as written (trimmed). Undefined for anything else. The Hugo theme's pointer partial does
+ * the same (theme/layouts/partials/trickle/pointer.html); the tests hold both to this table.
+ */
+export function pointerHref (pointer: string): string | undefined {
+  const p = pointer.trim()
+  if (p.startsWith('$')) {
+    const rest = p.slice(1)
+    if (rest === '' || /\s/.test(rest) || rest.startsWith('/')) return undefined
+    const slash = rest.indexOf('/')
+    return slash < 0 || slash === rest.length - 1 ? `https://${slash < 0 ? rest : rest.slice(0, -1)}/.well-known/pay` : `https://${rest}`
+  }
+  if (/^https?:\/\/[^\s/]/.test(p) && !/\s/.test(p)) return p
+  return undefined
+}
+
 /** The receiver id (proxy id) of what a pointer resolves to: 32 hex digits, the same on every instance. */
 export function receiverIdOfEndpoint (endpoint: string): string {
   return createHash('sha256').update(endpoint).digest('hex').slice(0, 32)
