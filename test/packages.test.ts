@@ -11,7 +11,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { repoRoot } from '../scripts/hugo.ts'
 
-const PACKAGES = ['packages/trickle-core', 'plugins/rehype-trickle-monetization', 'plugins/rehype-trickle-seal', 'plugins/remark-trickle-download', 'plugins/remark-trickle-exclusive']
+const PACKAGES = ['packages/trickle-core', 'plugins/rehype-trickle-monetization', 'plugins/rehype-trickle-seal', 'plugins/remark-trickle-download', 'plugins/remark-trickle-exclusive', 'plugins/eleventy-plugin-trickle']
 const node24 = path.join(repoRoot, 'node_modules/.bin/node')
 /** Debian's Node 20 (the machine's own), when it is there: the oldest Node the packages support. */
 const node20 = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => { try { return /^v20\./.test(execFileSync(p, ['--version'], { encoding: 'utf8' })) } catch { return false } })
@@ -35,7 +35,8 @@ test('each package packs to JavaScript with types, depends on nothing unpublishe
     const out = JSON.parse(printed.slice(printed.indexOf('['))) as Array<{ filename: string, files: Array<{ path: string }> }>
     const files = out[0]!.files.map((f) => f.path)
     // Only what a consumer needs: built JavaScript, declarations, the manifest and the readme.
-    for (const f of files) assert.match(f, /^(dist\/.+\.(js|d\.ts)|package\.json|readme\.md|README\.md)$/i, `${pkg} ships ${f}`)
+    // (The Eleventy plugin also ships its browser assets: the reader script, CSS, strings, agent, WebTorrent.)
+    for (const f of files) assert.match(f, /^(dist\/.+\.(js|d\.ts)|assets\/[a-z.-]+\.(js|css|json)|package\.json|readme\.md|README\.md)$/i, `${pkg} ships ${f}`)
     assert.ok(files.includes('dist/index.js') && files.includes('dist/index.d.ts'), `${pkg}: ${files.join(' ')}`)
     const manifest = JSON.parse(readFileSync(path.join(repoRoot, pkg, 'package.json'), 'utf8')) as { private?: boolean, dependencies?: Record<string, string> }
     assert.equal(manifest.private, undefined, `${pkg} is publishable`)
@@ -46,7 +47,7 @@ test('each package packs to JavaScript with types, depends on nothing unpublishe
   const project = path.join(dir, 'consumer')
   mkdirSync(project)
   writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }))
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs, 'unified@11.0.5', 'remark-parse@11.0.0', 'remark-directive@4.0.0', 'remark-rehype@11.1.2', 'rehype-stringify@10.0.1', 'typescript@5.9.3', '@types/node@24.19.2'], project)
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs, 'unified@11.0.5', 'remark-parse@11.0.0', 'remark-directive@4.0.0', 'remark-rehype@11.1.2', 'rehype-stringify@10.0.1', 'typescript@5.9.3', '@types/node@24.19.2', '@11ty/eleventy@3.1.8'], project)
 
   const pointer = 'https://wallet.example/alice'
   const magnet = `magnet:?xt=urn:btih:${'ab'.repeat(20)}&dn=song.mp3&xl=1234567&tr=${encodeURIComponent('wss://pay.example/announce')}&pp=${encodeURIComponent(pointer)}&vr=${encodeURIComponent('https://pay.example')}&pa=250&pc=USD&ps=2&pk=${'A'.repeat(43)}`
@@ -90,6 +91,17 @@ console.log('ok', process.version, formatAmount(250n, 'USD', 2, 'en'))
   const usage = (() => { try { return run(node20 ?? node24, [path.join(project, 'node_modules/.bin/trickle-seal')], project) } catch (err) { return String((err as { stderr?: string }).stderr) } })()
   assert.match(usage, /trickle-seal: name the built site folder/)
 
+  // Eleventy with the plugin in one line, from the tarballs, on each Node.
+  mkdirSync(path.join(project, 'eleventy/content'), { recursive: true })
+  writeFileSync(path.join(project, 'eleventy/eleventy.config.js'), "import trickle from 'eleventy-plugin-trickle'\nexport default (c) => { c.addPlugin(trickle, { pointer: 'https://wallet.example/alice' }); return { dir: { input: 'content' } } }\n")
+  writeFileSync(path.join(project, 'eleventy/content/index.md'), '---\ntitle: T\n---\n<html><head><title>T</title></head><body>\n\nPublic.\n\n:::exclusive\nFor supporters.\n:::\n\n</body></html>\n')
+  for (const bin of versions) {
+    rmSync(path.join(project, 'eleventy/_site'), { recursive: true, force: true })
+    run(bin, [path.join(project, 'node_modules/@11ty/eleventy/cmd.cjs')], path.join(project, 'eleventy'))
+    const built = readFileSync(path.join(project, 'eleventy/_site/index.html'), 'utf8')
+    assert.ok(built.includes('<link rel="monetization" href="https://wallet.example/alice">') && built.includes('data-trickle-exclusive="s0"') && built.includes('/trickle/trickle.js'), `${bin}: ${built}`)
+  }
+
   writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: ['node'] }, include: ['consumer.ts'] }))
   writeFileSync(path.join(project, 'consumer.ts'), `
 import { unified } from 'unified'
@@ -102,6 +114,9 @@ import rehypeTrickleMonetization from 'rehype-trickle-monetization'
 import rehypeTrickleSeal from 'rehype-trickle-seal'
 import { sealSite, type SealReport } from 'rehype-trickle-seal/site'
 import { decodeMagnet, type Magnet } from 'trickle-core/magnet'
+import trickle, { type Options as EleventyTrickleOptions } from 'eleventy-plugin-trickle'
+const eleventyOptions: EleventyTrickleOptions = { pointer: 'https://wallet.example/alice', seal: { companion: 'https://pay.example', site: 'https://blog.example/' } }
+void trickle
 import { siteSealKey, sealKeyFrom } from 'trickle-core/seal'
 const processor = unified().use(remarkParse).use(remarkTrickleExclusive).use(remarkTrickleDownload).use(remarkRehype)
   .use(rehypeTrickleMonetization, { pointer: 'https://wallet.example/alice' })
