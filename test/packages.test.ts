@@ -11,7 +11,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { repoRoot } from '../scripts/hugo.ts'
 
-const PACKAGES = ['packages/trickle-core', 'plugins/rehype-trickle-monetization', 'plugins/rehype-trickle-seal', 'plugins/remark-trickle-download', 'plugins/remark-trickle-exclusive', 'plugins/eleventy-plugin-trickle']
+const PACKAGES = ['packages/trickle-core', 'plugins/rehype-trickle-monetization', 'plugins/rehype-trickle-seal', 'plugins/remark-trickle-download', 'plugins/remark-trickle-exclusive', 'packages/trickle-site', 'plugins/eleventy-plugin-trickle', 'plugins/astro-trickle']
 const node24 = path.join(repoRoot, 'node_modules/.bin/node')
 /** Debian's Node 20 (the machine's own), when it is there: the oldest Node the packages support. */
 const node20 = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => { try { return /^v20\./.test(execFileSync(p, ['--version'], { encoding: 'utf8' })) } catch { return false } })
@@ -90,6 +90,10 @@ console.log('ok', process.version, formatAmount(250n, 'USD', 2, 'en'))
   // The seal CLI as a bin, on the oldest Node too.
   const usage = (() => { try { return run(node20 ?? node24, [path.join(project, 'node_modules/.bin/trickle-seal')], project) } catch (err) { return String((err as { stderr?: string }).stderr) } })()
   assert.match(usage, /trickle-seal: name the built site folder/)
+
+  // The Astro integration (Astro itself needs Node >= 22.12): it loads and is an integration.
+  const astro = run(node24, ['--input-type=module', '-e', "import trickle from 'astro-trickle'; const i = trickle({ pointer: 'https://wallet.example/alice' }); console.log(i.name, Object.keys(i.hooks).sort().join(','))"], project)
+  assert.equal(astro.trim(), 'astro-trickle astro:build:done,astro:config:setup,astro:server:setup')
 
   // Eleventy with the plugin in one line, from the tarballs, on each Node.
   mkdirSync(path.join(project, 'eleventy/content'), { recursive: true })

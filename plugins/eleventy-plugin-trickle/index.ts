@@ -12,33 +12,18 @@
 //   payment agent under `eleventy --serve` (or when `devAgent` says so).
 // - After a build, the output is sealed (`seal: { companion, site }`; the key as rehype-trickle-seal's
 //   CLI finds it): exclusive sections leave the build encrypted, after the leak check over every file.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { Element, Root } from 'hast'
-import rehypeParse from 'rehype-parse'
 import rehypeRaw from 'rehype-raw'
 import rehypeStringify from 'rehype-stringify'
-import rehypeTrickleMonetization from 'rehype-trickle-monetization'
-import { siteKeyFor } from 'rehype-trickle-seal/keys'
-import { sealSite } from 'rehype-trickle-seal/site'
 import remarkDirective from 'remark-directive'
 import remarkParse from 'remark-parse'
 import remarkRehype from 'remark-rehype'
 import remarkTrickleDownload from 'remark-trickle-download'
 import remarkTrickleExclusive, { type Price } from 'remark-trickle-exclusive'
+import { copyAssets, decoratePage, pageDataComment, sealBuild, siteStrings, type DevAgentOptions, type SealOptions } from 'trickle-site'
 import { unified } from 'unified'
 import { VFile } from 'vfile'
 
-export interface DevAgentOptions {
-  /** BTP endpoint of the companion's network (default btp+ws://127.0.0.1:7768) */
-  btp?: string
-  /** Units per payment (default "100000") */
-  amount?: string
-  intervalMs?: number
-  /** "extension" (Open Payments, the default) or "receipts" (STREAM receipts, the Coil-era agent) */
-  mode?: 'extension' | 'receipts'
-}
+export type { DevAgentOptions, SealOptions }
 
 export interface Options {
   /** The site's wallet address or payment pointer; a page's front matter `monetization` wins (false: none). */
@@ -52,7 +37,7 @@ export interface Options {
   /** The development payment agent: included under `eleventy --serve` and `--watch` unless false; true or options include it always. */
   devAgent?: boolean | DevAgentOptions | null
   /** Seal the output after each build (never under --serve): the companion and the site's public base URL. */
-  seal?: { companion: string, site: string, checkPrices?: boolean } | null
+  seal?: SealOptions | null
 }
 
 interface EleventyConfig {
@@ -61,25 +46,9 @@ interface EleventyConfig {
   on (event: 'eleventy.after', fn: (arg: { directories: { output: string }, runMode: string }) => Promise<void> | void): void
 }
 
-type Strings = Record<string, { reader: unknown, download: unknown, exclusive: Record<string, string> }>
-
-/** The built browser assets: next to the sources in this repository, next to dist/ when installed. */
-function assetsDir (): string {
-  const here = path.dirname(fileURLToPath(import.meta.url))
-  for (const candidate of [path.join(here, 'assets'), path.join(here, '..', 'assets')]) {
-    if (existsSync(path.join(candidate, 'strings.json'))) return candidate
-  }
-  throw new Error('eleventy-plugin-trickle: its browser assets are missing (in the Trickle repository: node plugins/eleventy-plugin-trickle/build-assets.ts)')
-}
-
-const PAGE_DATA = /<!--trickle-page (\{[^>]*?\})-->/
-
 export default function tricklePlugin (eleventyConfig: EleventyConfig, options: Options = {}): void {
-  const dir = assetsDir()
-  const allStrings = JSON.parse(readFileSync(path.join(dir, 'strings.json'), 'utf8')) as Strings
   const locale = options.locale ?? 'en'
-  const strings = allStrings[locale]
-  if (!strings) throw new Error(`eleventy-plugin-trickle: no strings for locale "${locale}" (there are ${Object.keys(allStrings).join(', ')})`)
+  const strings = siteStrings(locale)
   const assetsPath = (options.assetsPath ?? '/trickle/').replace(/\/?$/, '/')
   const devAgentWanted = () => options.devAgent === false ? false : options.devAgent ? true : process.env.ELEVENTY_RUN_MODE === 'serve' || process.env.ELEVENTY_RUN_MODE === 'watch'
   const agent: DevAgentOptions = typeof options.devAgent === 'object' && options.devAgent ? options.devAgent : {}
@@ -92,61 +61,25 @@ export default function tricklePlugin (eleventyConfig: EleventyConfig, options: 
   eleventyConfig.setLibrary('md', {
     render (content, data = {}) {
       const matter = { price: data.price, monetization: data.monetization }
-      const html = String(markdown.processSync(new VFile({ value: content, data: { matter } })))
       // The page transform (below) sees the HTML, not the data: the page's own pointer rides along.
-      return data.monetization !== undefined ? `<!--trickle-page ${JSON.stringify({ monetization: data.monetization }).replace(/-->/g, '')}-->${html}` : html
+      return pageDataComment(data.monetization) + String(markdown.processSync(new VFile({ value: content, data: { matter } })))
     },
     set () {},
     disable () {}
   })
 
   // 2. Every HTML page: its monetization link, the reader script, strings and CSS, the agent in development.
-  const page = unified().use(rehypeParse).use(rehypeTrickleMonetization, { pointer: options.pointer ?? null }).use(() => (tree: Root) => {
-    const find = (name: string) => (tree.children.find((n) => n.type === 'element' && n.tagName === 'html') as Element | undefined)?.children.find((n) => n.type === 'element' && n.tagName === name) as Element | undefined
-    const head = find('head')
-    const body = find('body')
-    if (!head || !body) return
-    const el = (tagName: string, properties: Record<string, unknown>, text?: string): Element => ({ type: 'element', tagName, properties: properties as Element['properties'], children: text === undefined ? [] : [{ type: 'text', value: text }] })
-    head.children.push(el('link', { rel: ['stylesheet'], href: `${assetsPath}main.css` }))
-    const json = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c')
-    body.children.push(
-      el('p', { className: ['visually-hidden'], role: 'status', ariaLive: 'polite', dataTrickleStatus: '' }),
-      el('script', { type: 'application/json', id: 'trickle-config' }, json({ locale, i18n: strings.reader })),
-      el('script', { src: `${assetsPath}trickle.js`, defer: true })
-    )
-    let hasDownload = false
-    const visit = (n: Root | Element) => { for (const c of n.children) if (c.type === 'element') { if (c.properties.dataTrickleDownload !== undefined) hasDownload = true; visit(c) } }
-    visit(tree)
-    if (hasDownload) {
-      body.children.push(
-        el('script', { type: 'application/json', id: 'trickle-download-config' }, json({ locale, webtorrent: `${assetsPath}webtorrent.min.js`, i18n: strings.download })),
-        el('script', { type: 'module', src: `${assetsPath}download.js` })
-      )
-    }
-    if (devAgentWanted()) {
-      body.children.push(
-        el('script', { type: 'application/json', id: 'trickle-dev-agent-config' }, json({ btp: agent.btp ?? 'btp+ws://127.0.0.1:7768', amount: agent.amount ?? '100000', intervalMs: agent.intervalMs ?? 500, mode: agent.mode ?? 'extension' })),
-        el('script', { src: `${assetsPath}dev-agent.js`, defer: true })
-      )
-    }
-  }).use(rehypeStringify)
   eleventyConfig.addTransform('trickle', async function (content) {
     const out = this.page.outputPath
     if (typeof out !== 'string' || !out.endsWith('.html') || typeof content !== 'string') return content
-    let monetization: unknown
-    const html = content.replace(PAGE_DATA, (_m, data: string) => { monetization = (JSON.parse(data) as { monetization: unknown }).monetization; return '' })
-    return String(await page.process(new VFile({ value: html, data: { matter: monetization === undefined ? {} : { monetization } } })))
+    return decoratePage(content, { pointer: options.pointer ?? null, locale, strings, assetsPath, devAgent: devAgentWanted() ? agent : false })
   })
 
   // 3. After the build: the assets into the output, then sealing (not under --serve, which rebuilds on every change).
   eleventyConfig.on('eleventy.after', async ({ directories, runMode }) => {
-    const target = path.join(directories.output, assetsPath)
-    mkdirSync(target, { recursive: true })
-    for (const f of readdirSync(dir)) if (f !== 'strings.json' && (f !== 'dev-agent.js' || devAgentWanted())) copyFileSync(path.join(dir, f), path.join(target, f))
+    copyAssets(directories.output, assetsPath, devAgentWanted())
     if (options.seal && runMode === 'build') {
-      const { companion, site } = options.seal
-      const sealKey = await siteKeyFor(site, companion)
-      const report = await sealSite(directories.output, { sealKey, site, companion, ...(options.seal.checkPrices === false ? { checkPrices: false } : {}) })
+      const report = await sealBuild(directories.output, options.seal)
       console.log(`[trickle] sealed ${report.sections.length} exclusive section(s) on ${report.pages} page(s); ${report.files} files checked`)
     }
   })

@@ -1,4 +1,4 @@
-// Builds what a page of an Eleventy site needs in the browser into assets/ (shipped in the package):
+// Builds what a page of a generated site needs in the browser into assets/ (shipped in the package):
 // the theme's reader script and download script (bundled with esbuild from theme/assets/ts), its CSS,
 // the development payment agent, WebTorrent's browser build, and every visible string from the theme's
 // i18n files, in the shapes the Hugo theme's partials write (config.html, scripts.html).
@@ -51,5 +51,5 @@ export async function buildAssets (): Promise<string> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  console.log(`eleventy-plugin-trickle assets: ${await buildAssets()}`)
+  console.log(`trickle-site assets: ${await buildAssets()}`)
 }
