@@ -4,6 +4,7 @@
 // companion. Then Chromium, with the development agent in extension mode, pays and reads both sealed
 // posts; axe finds nothing on any page.
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -15,6 +16,7 @@ import { buildDevAgent } from '../scripts/build-dev-agent.ts'
 import { repoRoot } from '../scripts/hugo.ts'
 import { serveStatic } from '../scripts/static-server.ts'
 import { ADMIN, build } from '../server/test/helper.ts'
+import { licensedTorrent, registerTorrent } from '../server/test/tracker-helper.ts'
 import { launchChromium, watchErrors } from './support/browser.ts'
 
 const example = path.join(repoRoot, 'plugins/eleventy-plugin-trickle/example')
@@ -27,6 +29,10 @@ function files (dir: string): string[] {
 test('an Eleventy site with the plugin in one line: built, sealed, paid and read in Chromium', async (t) => {
   const { app, url, btpPort } = await build(t)
   for (const name of ['alice']) await app.verifier.registerProxy((await app.wallet.ensureAccount(name)).paymentPointer)
+  // A file the companion sells, paid to the demo wallet address.
+  const created = await licensedTorrent(app, url, randomBytes(20_000), { name: 'notes.txt', license: { paymentPointer: app.demo!.paymentPointer, amount: '500000', assetScale: 9 } })
+  const registered = await registerTorrent(url, created.torrent)
+  assert.equal(registered.status, 201)
   const out = mkdtempSync(path.join(tmpdir(), 'trickle-eleventy-'))
   t.after(() => rmSync(out, { recursive: true, force: true }))
   await buildDevAgent()
@@ -41,7 +47,8 @@ test('an Eleventy site with the plugin in one line: built, sealed, paid and read
     TRICKLE_COMPANION: url,
     TRICKLE_SITE_URL: `${site.url}/`,
     TRICKLE_ADMIN_TOKEN: ADMIN,
-    TRICKLE_OUT: out
+    TRICKLE_OUT: out,
+    TRICKLE_MAGNET: registered.body.magnet
   }
   const log = await new Promise<string>((resolve, reject) => {
     execFile(path.join(repoRoot, 'node_modules/.bin/node'), [path.join(repoRoot, 'node_modules/@11ty/eleventy/cmd.cjs')], { cwd: example, env, timeout: 120_000 }, (err, stdout, stderr) => {
@@ -68,11 +75,20 @@ test('an Eleventy site with the plugin in one line: built, sealed, paid and read
     await page.evaluate(() => window.trickleDevAgent!.stop())
   }
   assert.ok(BigInt((await app.wallet.getAccount('alice') as { received: string }).received) > aliceBefore, 'the guest\'s wallet was paid')
+
+  // The download block: its script and strings are there; it shows the price and buys a ticket.
+  await page.goto(`${site.url}/posts/download/`)
+  assert.equal(await page.textContent('[data-trickle-download-price]'), '$0.0005')
+  await page.click('[data-trickle-download-start]')
+  await page.waitForFunction(() => /Paid|Connecting|peers/i.test(document.querySelector('[data-trickle-download-status]')?.textContent ?? ''), undefined, { timeout: 20_000 }).catch(async (err: Error) => {
+    throw new Error(`${err.message}: the block says ${await page.textContent('[data-trickle-download]')}`)
+  })
+  await page.evaluate(() => window.trickleDevAgent!.stop())
   assert.deepEqual(errors, [])
 
   // Accessibility of the example's pages, as the Hugo example's (test/accessibility.test.ts).
   const found: string[] = []
-  for (const p of ['/', '/posts/exclusive/', '/posts/guest/']) {
+  for (const p of ['/', '/posts/exclusive/', '/posts/guest/', '/posts/download/']) {
     await page.goto(`${site.url}${p}`)
     await page.addScriptTag({ content: axeSource })
     const v = await page.evaluate(async () => (await (window as unknown as { axe: { run (d: Document): Promise<{ violations: Array<{ id: string }> }> } }).axe.run(document)).violations.map((x) => x.id))

@@ -13,5 +13,7 @@ export default function (eleventyConfig) {
     seal: process.env.TRICKLE_COMPANION ? { companion: process.env.TRICKLE_COMPANION, site: process.env.TRICKLE_SITE_URL ?? 'http://localhost:8080/' } : null
   })
   eleventyConfig.addGlobalData('guestPointer', process.env.TRICKLE_GUEST_POINTER ?? 'http://localhost:3000/wallet/alice')
+  // The magnet of a file the companion sells (npm start prints the example site's; the tests register their own).
+  eleventyConfig.addGlobalData('downloadMagnet', process.env.TRICKLE_MAGNET ?? '')
   return { dir: { input: 'content', includes: '../_includes', output: process.env.TRICKLE_OUT ?? '_site' } }
 }
