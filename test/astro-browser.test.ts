@@ -58,3 +58,33 @@ test('an Astro site with the integration in one line: built, sealed, paid and re
   }
   assert.deepEqual(found, [])
 })
+
+test('astro dev: each page adds its link, the scripts and the development agent as it loads; a payment opens the part', async (t) => {
+  const { url, btpPort } = await build(t)
+  await buildDevAgent()
+  await buildAssets()
+  const port = 4321 + Math.floor(Math.random() * 1000)
+  const env = { ...process.env, TRICKLE_POINTER: `${url}/wallet/demo`, TRICKLE_BTP: `btp+ws://127.0.0.1:${btpPort}`, ASTRO_TELEMETRY_DISABLED: '1' }
+  const { spawn } = await import('node:child_process')
+  const dev = spawn(path.join(repoRoot, 'node_modules/.bin/node'), [path.join(repoRoot, 'node_modules/astro/bin/astro.mjs'), 'dev', '--port', String(port), '--host', '127.0.0.1'], { cwd: example, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(() => { dev.kill('SIGKILL') })
+  await new Promise<void>((resolve, reject) => {
+    let seen = ''
+    const timer = setTimeout(() => reject(new Error(`astro dev did not start: ${seen}`)), 60_000)
+    const on = (d: Buffer) => { seen += d.toString(); if (seen.includes(`127.0.0.1:${port}`)) { clearTimeout(timer); resolve() } }
+    dev.stdout!.on('data', on)
+    dev.stderr!.on('data', on)
+  })
+  const browser = await launchChromium()
+  t.after(() => browser.close())
+  const page = await browser.newPage()
+  await page.goto(`http://127.0.0.1:${port}/posts/exclusive/`)
+  assert.equal(await page.getAttribute('link[rel="monetization"]', 'href'), `${url}/wallet/demo`)
+  await page.waitForFunction(() => window.trickleDevAgent?.mode === 'extension', undefined, { timeout: 20_000 })
+  // Not sealed under the dev server: the reader script opens the part once a payment starts.
+  await page.waitForSelector('[data-trickle-content]:not([hidden])', { timeout: 30_000 })
+  assert.match(await page.textContent('[data-trickle-content]') ?? '', /for supporters only/)
+  await page.evaluate(() => window.trickleDevAgent!.stop())
+  await page.goto(`http://127.0.0.1:${port}/posts/guest/`)
+  assert.equal(await page.getAttribute('link[rel="monetization"]', 'href'), 'https://wallet.example/guest', 'the page\'s own wallet from front matter')
+})

@@ -68,7 +68,8 @@ export default function trickle (options: Options = {}): AstroIntegration {
           // No finished pages to decorate under the dev server: the page decorates itself as it loads.
           const config = { locale, i18n: strings.reader }
           const devAgent = agentWanted() ? { btp: agent.btp ?? 'btp+ws://127.0.0.1:7768', amount: agent.amount ?? '100000', intervalMs: agent.intervalMs ?? 500, mode: agent.mode ?? 'extension' } : null
-          injectScript('head-inline', `(() => {
+          // Run once the body is parsed: a page's own pointer comes in a comment in its content.
+          injectScript('head-inline', `(() => { const run = () => {
   const add = (tag, attrs, text) => { const el = document.createElement(tag); Object.assign(el, attrs); if (text) el.textContent = text; document.head.append(el); return el }
   const comment = document.createNodeIterator(document.documentElement, NodeFilter.SHOW_COMMENT)
   let own; for (let c; (c = comment.nextNode());) { const m = /^trickle-page (\\{.*\\})$/.exec(c.nodeValue.trim()); if (m) own = JSON.parse(m[1]).monetization }
@@ -78,7 +79,7 @@ export default function trickle (options: Options = {}): AstroIntegration {
   add('script', { type: 'application/json', id: 'trickle-config' }, ${JSON.stringify(JSON.stringify(config))})
   add('script', { src: ${JSON.stringify(`${assetsPath}trickle.js`)}, defer: true })
   ${devAgent ? `add('script', { type: 'application/json', id: 'trickle-dev-agent-config' }, ${JSON.stringify(JSON.stringify(devAgent))}); add('script', { src: ${JSON.stringify(`${assetsPath}dev-agent.js`)}, defer: true })` : ''}
-})()`)
+}; if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', run); else run() })()`)
         }
       },
       'astro:server:setup': ({ server }) => {
