@@ -2,23 +2,18 @@
 // sees: a sealed section locked, then bought and open; the download block before and after a try; the
 // dark theme; a 390 px screen. Zero violations, each one named with its nodes when there is one.
 import assert from 'node:assert/strict'
-import { readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
-import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
-import { buildDevAgent } from '../scripts/build-dev-agent.ts'
-import { hugoBuild, repoRoot } from '../scripts/hugo.ts'
-import { serveStatic, type StaticSite } from '../scripts/static-server.ts'
-import { build, type Built } from '../server/test/helper.ts'
-import { siteSeal } from '../server/test/seal-helper.ts'
+import type { StaticSite } from '../scripts/static-server.ts'
 import { launchChromium } from './support/browser.ts'
+import { sealedExampleSite, type ExampleSite } from './support/example-site.ts'
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
-const dir = mkdtempSync(path.join(tmpdir(), 'trickle-a11y-'))
-let built: Built
+let example: ExampleSite
+let dir: string
 let site: StaticSite
 let browser: Browser
 
@@ -46,31 +41,15 @@ function pages (root: string, prefix = ''): string[] {
 }
 
 before(async () => {
-  built = await build(undefined)
-  const { app, url, btpPort } = built
-  const creators: string[] = []
-  for (const name of ['alice', 'bob', 'carol']) {
-    const account = await app.wallet.ensureAccount(name)
-    await app.verifier.registerProxy(account.paymentPointer)
-    creators.push(`    ${name} = "${account.paymentPointer}"`)
-  }
-  await buildDevAgent()
-  const override = path.join(dir, 'trickle.toml')
-  writeFileSync(override, `[params]\n  monetization = "${app.demo!.paymentPointer}"\n  [params.creators]\n${creators.join('\n')}\n` +
-    `  [params.trickle.devAgent]\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "100000"\n    intervalMs = 150\n`)
-  site = await serveStatic(dir)
-  for (const env of ['production', 'development'] as const) {
-    await hugoBuild({ source: `${repoRoot}site-example`, destination: path.join(dir, env), configs: [override], baseURL: `${site.url}/${env}/`, environment: env })
-    await sealSite(path.join(dir, env), { ...siteSeal(app.sealKey), companion: url })
-  }
+  example = await sealedExampleSite()
+  site = example.site
+  dir = example.dir
   browser = await launchChromium()
 })
 
 after(async () => {
   await browser?.close()
-  await site?.close()
-  await built?.app.close()
-  rmSync(dir, { recursive: true, force: true })
+  await example?.close()
 })
 
 test('axe: no violations on any page of the example site, light and dark, wide and 390 px', async () => {

@@ -5,56 +5,32 @@
 // after the other without a refused key request.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Browser } from 'playwright-core'
-import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
-import { buildDevAgent } from '../scripts/build-dev-agent.ts'
-import { hugoBuild, repoRoot } from '../scripts/hugo.ts'
-import { serveStatic, type StaticSite } from '../scripts/static-server.ts'
-import { build, type Built } from '../server/test/helper.ts'
+import type { StaticSite } from '../scripts/static-server.ts'
 import { licensedTorrent, registerTorrent } from '../server/test/tracker-helper.ts'
-import { siteSeal } from '../server/test/seal-helper.ts'
 import { launchChromium, watchErrors } from './support/browser.ts'
+import { sealedExampleSite, type ExampleSite } from './support/example-site.ts'
 
-const dir = mkdtempSync(path.join(tmpdir(), 'trickle-rough-'))
-let built: Built
+let example: ExampleSite
 let site: StaticSite
 let browser: Browser
 
 before(async () => {
-  built = await build(undefined)
-  const { app, url, btpPort } = built
-  const wallets: string[] = []
-  for (const name of ['alice', 'bob', 'carol']) {
-    const account = await app.wallet.ensureAccount(name)
-    await app.verifier.registerProxy(account.paymentPointer)
-    wallets.push(`    ${name} = "${account.paymentPointer}"`)
-  }
-  await buildDevAgent()
-  // A registered paid file (nobody seeds it: the block never gets past paying here).
-  const created = await licensedTorrent(app, url, randomBytes(5000), { name: 'guide.txt', license: { paymentPointer: app.demo!.paymentPointer } })
-  const registered = await registerTorrent(url, created.torrent)
-  assert.equal(registered.status, 201)
-  const magnet = registered.body.magnet
-  const override = path.join(dir, 'trickle.toml')
-  writeFileSync(override, `[params]\n  monetization = "${app.demo!.paymentPointer}"\n  [params.creators]\n${wallets.join('\n')}\n  [params.downloads]\n    trickle-field-guide = "${magnet}"\n` +
-    `  [params.trickle.devAgent]\n    btp = "btp+ws://127.0.0.1:${btpPort}"\n    amount = "100000"\n    intervalMs = 150\n`)
-  site = await serveStatic(dir)
-  for (const env of ['production', 'development'] as const) {
-    await hugoBuild({ source: `${repoRoot}site-example`, destination: path.join(dir, env), configs: [override], baseURL: `${site.url}/${env}/`, environment: env })
-    await sealSite(path.join(dir, env), { ...siteSeal(app.sealKey), companion: url })
-  }
+  example = await sealedExampleSite(async ({ app, url }) => {
+    // A registered paid file (nobody seeds it: the block never gets past paying here).
+    const created = await licensedTorrent(app, url, randomBytes(5000), { name: 'guide.txt', license: { paymentPointer: app.demo!.paymentPointer } })
+    const registered = await registerTorrent(url, created.torrent)
+    assert.equal(registered.status, 201)
+    return `  [params.downloads]\n    trickle-field-guide = "${registered.body.magnet}"\n`
+  })
+  site = example.site
   browser = await launchChromium()
 })
 
 after(async () => {
   await browser?.close()
-  await site?.close()
-  await built?.app.close()
-  rmSync(dir, { recursive: true, force: true })
+  await example?.close()
 })
 
 test('dark mode under a dark system preference: the toggle says it is on, and its first press turns it off', async () => {

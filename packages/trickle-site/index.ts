@@ -29,6 +29,29 @@ export interface DevAgentOptions {
   mode?: 'extension' | 'receipts'
 }
 
+/** A section's price: whole units at assetScale (decimal text). */
+export interface SectionPrice {
+  amount: string
+  assetCode: string
+  assetScale: number
+}
+
+/** The options every generator integration takes (eleventy-plugin-trickle, astro-trickle). */
+export interface IntegrationOptions {
+  /** The site's wallet address or payment pointer; a page's front matter `monetization` wins (false: none). */
+  pointer?: string | null
+  /** Price of exclusive sections for sealed sites; a page's front matter `price` wins. */
+  price?: SectionPrice | null
+  /** Language of every visible string (the theme's i18n files: "en", "de"); default "en" */
+  locale?: string
+  /** Where the scripts and CSS are written in the output, and linked from (default "/trickle/") */
+  assetsPath?: string
+  /** The development payment agent: included under the generator's dev server unless false; true or options include it always. */
+  devAgent?: boolean | DevAgentOptions | null
+  /** Seal the output after each build (never under the dev server): the companion and the site's public base URL. */
+  seal?: SealOptions | null
+}
+
 export interface SiteStrings {
   reader: unknown
   download: unknown

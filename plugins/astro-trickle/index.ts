@@ -18,25 +18,13 @@ import { isUnifiedProcessor, unified } from '@astrojs/markdown-remark'
 import type { AstroIntegration } from 'astro'
 import remarkDirective from 'remark-directive'
 import remarkTrickleDownload from 'remark-trickle-download'
-import remarkTrickleExclusive, { type Price } from 'remark-trickle-exclusive'
-import { assetsDir, copyAssets, decoratePage, htmlFiles, rehypeTricklePageData, sealBuild, siteStrings, type DevAgentOptions, type SealOptions } from 'trickle-site'
+import remarkTrickleExclusive from 'remark-trickle-exclusive'
+import { assetsDir, copyAssets, decoratePage, htmlFiles, rehypeTricklePageData, sealBuild, siteStrings, type DevAgentOptions, type IntegrationOptions, type SealOptions } from 'trickle-site'
 
 export type { DevAgentOptions, SealOptions }
 
-export interface Options {
-  /** The site's wallet address or payment pointer; a page's front matter `monetization` wins (false: none). */
-  pointer?: string | null
-  /** Price of exclusive sections for sealed sites; a page's front matter `price` wins. */
-  price?: Price | null
-  /** Language of every visible string (the theme's i18n files: "en", "de"); default "en" */
-  locale?: string
-  /** Where the scripts and CSS are written in the output and linked from (default "/trickle/") */
-  assetsPath?: string
-  /** The development payment agent: included under `astro dev` unless false; true or options include it in builds too. */
-  devAgent?: boolean | DevAgentOptions | null
-  /** Seal the output after `astro build`: the companion and the site's public base URL. */
-  seal?: SealOptions | null
-}
+/** Options: see trickle-site's IntegrationOptions (the same for every generator). */
+export type Options = IntegrationOptions
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' }
 

@@ -18,27 +18,15 @@ import remarkDirective from 'remark-directive'
 import remarkParse from 'remark-parse'
 import remarkRehype from 'remark-rehype'
 import remarkTrickleDownload from 'remark-trickle-download'
-import remarkTrickleExclusive, { type Price } from 'remark-trickle-exclusive'
-import { copyAssets, decoratePage, pageDataComment, sealBuild, siteStrings, type DevAgentOptions, type SealOptions } from 'trickle-site'
+import remarkTrickleExclusive from 'remark-trickle-exclusive'
+import { copyAssets, decoratePage, pageDataComment, sealBuild, siteStrings, type DevAgentOptions, type IntegrationOptions, type SealOptions } from 'trickle-site'
 import { unified } from 'unified'
 import { VFile } from 'vfile'
 
 export type { DevAgentOptions, SealOptions }
 
-export interface Options {
-  /** The site's wallet address or payment pointer; a page's front matter `monetization` wins (false: none). */
-  pointer?: string | null
-  /** Price of exclusive sections for sealed sites; a page's front matter `price` wins. */
-  price?: Price | null
-  /** Language of every visible string (the theme's i18n files: "en", "de"); default "en" */
-  locale?: string
-  /** Where the scripts and CSS are written in the output, and linked from (default "/trickle/") */
-  assetsPath?: string
-  /** The development payment agent: included under `eleventy --serve` and `--watch` unless false; true or options include it always. */
-  devAgent?: boolean | DevAgentOptions | null
-  /** Seal the output after each build (never under --serve): the companion and the site's public base URL. */
-  seal?: SealOptions | null
-}
+/** Options: see trickle-site's IntegrationOptions (the same for every generator). */
+export type Options = IntegrationOptions
 
 interface EleventyConfig {
   setLibrary (name: 'md', lib: { render (content: string, data?: Record<string, unknown>): string, set (): void, disable (): void }): void
