@@ -14,7 +14,7 @@ import { buildAssets } from '../packages/trickle-site/build-assets.ts'
 import { buildDevAgent } from '../scripts/build-dev-agent.ts'
 import { repoRoot } from '../scripts/hugo.ts'
 import { serveStatic } from '../scripts/static-server.ts'
-import { ADMIN, build } from '../server/test/helper.ts'
+import { ADMIN, build, freePort } from '../server/test/helper.ts'
 import { launchChromium, watchErrors } from './support/browser.ts'
 
 const example = path.join(repoRoot, 'plugins/astro-trickle/example')
@@ -63,7 +63,8 @@ test('astro dev: each page adds its link, the scripts and the development agent 
   const { url, btpPort } = await build(t)
   await buildDevAgent()
   await buildAssets()
-  const port = 4321 + Math.floor(Math.random() * 1000)
+  // A free ephemeral port (Chromium refuses some low ones, e.g. 5060-5061).
+  const port = await freePort()
   const env = { ...process.env, TRICKLE_POINTER: `${url}/wallet/demo`, TRICKLE_BTP: `btp+ws://127.0.0.1:${btpPort}`, ASTRO_TELEMETRY_DISABLED: '1' }
   const { spawn } = await import('node:child_process')
   const dev = spawn(path.join(repoRoot, 'node_modules/.bin/node'), [path.join(repoRoot, 'node_modules/astro/bin/astro.mjs'), 'dev', '--port', String(port), '--host', '127.0.0.1'], { cwd: example, env, stdio: ['ignore', 'pipe', 'pipe'] })
