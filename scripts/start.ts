@@ -61,7 +61,7 @@ try {
   await app.seeder.started()
   const downloads: Record<string, string> = {}
   for (const r of await app.tracker.list()) downloads[r.parsed.name.replace(/\.[^.]+$/, '')] = app.tracker.magnet(r)
-  const dataDir = path.dirname(config.database === ':memory:' ? path.join(root, 'data', 'x') : config.database)
+  const dataDir = config.database === ':memory:' || /^postgres(ql)?:/i.test(config.database) ? path.resolve(process.env.TRICKLE_DATA_DIR ?? path.join(root, 'data')) : path.dirname(config.database)
   mkdirSync(dataDir, { recursive: true })
   const override = path.join(dataDir, 'site-override.toml')
   writeFileSync(override, [

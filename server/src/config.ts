@@ -22,7 +22,7 @@ export const SETTINGS = [
   { env: 'PORT', kind: 'port', default: '3000', description: 'Port of the HTTP API (SPSP, wallet, verifier, OpenAPI docs at `/docs`).' },
   { env: 'TRICKLE_PUBLIC_URL', kind: 'string', default: '', description: 'Base URL readers reach the companion at; payment pointers and proxy pointers are built from it. Default `http://localhost:PORT`.' },
   { env: 'TRICKLE_DATA_DIR', kind: 'string', default: './data', description: 'Folder for the embedded SQLite database (`trickle.sqlite`), relative to the working directory.' },
-  { env: 'TRICKLE_DATABASE', kind: 'string', default: '', description: 'SQLite file to use instead of `TRICKLE_DATA_DIR/trickle.sqlite`; `:memory:` keeps nothing.' },
+  { env: 'TRICKLE_DATABASE', kind: 'string', default: '', description: 'SQLite file to use instead of `TRICKLE_DATA_DIR/trickle.sqlite`; `:memory:` keeps nothing; or `postgres://user@host:port/database[?schema=name]` for PostgreSQL (several companions on one database).' },
   { env: 'TRICKLE_ADMIN_TOKEN', kind: 'string', default: '', description: 'Bearer token for admin routes (accounts, proxy pointers). Generated on first start and kept in the database when unset.' },
   { env: 'TRICKLE_SPEND_TOKEN', kind: 'string', default: '', description: 'Bearer token for `POST /balances/{id}:spend` (the admin token works too). Generated and kept when unset.' },
   { env: 'RECEIPT_SEED', kind: 'string', default: '', description: 'Base64 seed (32 bytes) from which receipt secrets are derived. Generated and kept when unset; changing it invalidates outstanding nonces.' },

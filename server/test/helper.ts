@@ -38,15 +38,30 @@ export interface Built {
   btpPort: number
 }
 
+/**
+ * TRICKLE_TEST_DATABASE=postgres runs every companion a test builds on PostgreSQL
+ * (TRICKLE_TEST_POSTGRES, default the machine's), each in a schema of its own, dropped after.
+ */
+const POSTGRES = process.env.TRICKLE_TEST_POSTGRES ?? 'postgres://root@127.0.0.1:5432/test'
+const onPostgres = process.env.TRICKLE_TEST_DATABASE === 'postgres'
+
+async function dropSchema (schema: string) {
+  const { default: pg } = await import('pg')
+  const client = new pg.Client({ connectionString: POSTGRES })
+  await client.connect()
+  try { await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) } finally { await client.end() }
+}
+
 /** Builds and (unless listen is false) starts a companion; env overrides any setting. */
 export async function build (t: TestContext | undefined, env: Record<string, string> = {}, opts: BuildOptions & { listen?: boolean } = {}): Promise<Built> {
   const port = await freePort()
   const btpPort = await freePort()
+  const schema = `trickle_t_${randomBytes(6).toString('hex')}`
   const config = loadConfig({
     PORT: String(port),
     TRICKLE_PUBLIC_URL: `http://127.0.0.1:${port}`,
     TRICKLE_BTP_PORT: String(btpPort),
-    TRICKLE_DATABASE: ':memory:',
+    TRICKLE_DATABASE: onPostgres ? `${POSTGRES}?schema=${schema}` : ':memory:',
     TRICKLE_ADMIN_TOKEN: ADMIN,
     TRICKLE_SPEND_TOKEN: SPEND,
     TRICKLE_DEMO_ACCOUNT: 'demo',
@@ -54,7 +69,10 @@ export async function build (t: TestContext | undefined, env: Record<string, str
     ...env
   })
   const app = await buildApp(config, { logger: opts.logger ?? false, now: opts.now })
-  t?.after(() => app.close())
+  t?.after(async () => {
+    await app.close()
+    if (onPostgres && !env.TRICKLE_DATABASE) await dropSchema(schema)
+  })
   if (opts.listen !== false) await app.listen({ host: '127.0.0.1', port })
   return { app, url: `http://127.0.0.1:${port}`, btpPort }
 }

@@ -208,8 +208,7 @@ test('what can no longer be used is purged: expired and revoked tokens, old gran
   const wa = await reader.client.walletAddress.get({ url: `${url}/wallet/demo` })
   const grant = await grantFor(reader, wa.authServer, ['create', 'read'])
   const p = await reader.client.incomingPayment.create({ url: wa.resourceServer, accessToken: grant.access_token.value }, { walletAddress: wa.id, expiresAt: new Date(Date.now() + 1000).toISOString() })
-  const { createOpenPaymentsStore } = await import('../src/open-payments/store.ts')
-  const store = createOpenPaymentsStore(app.sqlite)
+  const store = app.featureStores.openPayments()
   assert.deepEqual(await store.purge(Date.now(), { grantTtlMs: 3600_000, paymentRetentionMs: 3600_000 }), { tokens: 0, grants: 0, payments: 0 }, 'nothing live is purged')
   const later = Date.now() + 2 * 3600_000
   assert.deepEqual(await store.purge(later, { grantTtlMs: 3600_000, paymentRetentionMs: 3600_000 }), { tokens: 1, grants: 1, payments: 1 })

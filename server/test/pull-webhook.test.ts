@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { test, type TestContext } from 'node:test'
-import { openSqlitePullStore } from '../src/pull/store.ts'
 import { build } from './helper.ts'
 import { createAgreement, pullFrom } from './pull-client.ts'
 
@@ -75,7 +74,7 @@ test('a webhook fires after each pull, signed, and is retried until the site tak
   assert.equal((await pullFrom(btpPort, a.pointer)).received, 0n)
   await app.pull.idle()
   assert.equal(site.hits.length, 3, 'a pull that moved nothing sends no webhook')
-  assert.deepEqual(await openSqlitePullStore(app.sqlite).failedWebhooks(), [])
+  assert.deepEqual(await app.featureStores.pull().failedWebhooks(), [])
 })
 
 test('a failing site never holds up the pull, and is given up after the bounded attempts', async (t) => {
@@ -93,7 +92,7 @@ test('a failing site never holds up the pull, and is given up after the bounded 
   release()
   await site.received(3)
   await app.pull.idle()
-  const failed = await openSqlitePullStore(app.sqlite).failedWebhooks(a.id)
+  const failed = await app.featureStores.pull().failedWebhooks(a.id)
   assert.equal(failed.length, 1)
   assert.deepEqual([failed[0]!.attempts, failed[0]!.lastError], [3, 'HTTP 503'], 'one attempt plus one per backoff entry')
   assert.equal(site.hits.length, 3)

@@ -9,7 +9,7 @@ declare module 'fastify' {
 }
 
 export default fp(async function openPaymentsPlugin (app, opts: { publicUrl: string, now?: () => number }) {
-  const store = createOpenPaymentsStore(app.sqlite)
+  const store = app.featureStores.openPayments()
   const service = createOpenPaymentsService({
     store,
     wallet: app.wallet,

@@ -101,7 +101,7 @@ export interface OpenPaymentsStore {
 
 interface Row { [key: string]: unknown }
 
-const toGrant = (r: Row): GrantRecord => ({
+export const toGrant = (r: Row): GrantRecord => ({
   id: r.id as string,
   client: r.client as string,
   ...(r.client_jwk ? { clientJwk: JSON.parse(r.client_jwk as string) as Record<string, unknown> } : {}),
@@ -109,11 +109,11 @@ const toGrant = (r: Row): GrantRecord => ({
   createdAt: Number(r.created_at),
   ...(r.revoked_at != null ? { revokedAt: Number(r.revoked_at) } : {})
 })
-const toToken = (r: Row): TokenRecord => ({
+export const toToken = (r: Row): TokenRecord => ({
   manageId: r.manage_id as string, grantId: r.grant_id as string, expiresAt: Number(r.expires_at),
   ...(r.revoked_at != null ? { revokedAt: Number(r.revoked_at) } : {})
 })
-const toPayment = (r: Row): IncomingPaymentRecord => ({
+export const toPayment = (r: Row): IncomingPaymentRecord => ({
   id: r.id as string,
   account: r.account as string,
   client: r.client as string,

@@ -20,7 +20,7 @@ export interface PullPluginOptions {
 export default fp(async function pullPlugin (app, opts: PullPluginOptions) {
   const key = async (name: string) => Buffer.from(await app.store.metaGetOrSet(name, randomBytes(32).toString('base64')), 'base64')
   const pull = await createPullService({
-    store: openSqlitePullStore(app.sqlite),
+    store: app.featureStores.pull(),
     network: app.ilpNetwork,
     publicUrl: opts.publicUrl,
     secret: await key('pull_secret'),

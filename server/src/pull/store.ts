@@ -109,9 +109,9 @@ CREATE INDEX IF NOT EXISTS pull_webhooks_next_at ON pull_webhooks (next_at);
 
 interface Row { [key: string]: unknown }
 
-const COLUMNS = 'id, token, amount, asset_code, asset_scale, interval, cycles, cap, start_at, expiry_at, webhook, created_at, updated_at, cancelled_at, total, interval_pulled, interval_cycle'
+export const COLUMNS = 'id, token, amount, asset_code, asset_scale, interval, cycles, cap, start_at, expiry_at, webhook, created_at, updated_at, cancelled_at, total, interval_pulled, interval_cycle'
 
-function toAgreement (r: Row): PullAgreement {
+export function toAgreement (r: Row): PullAgreement {
   const optional = (v: unknown) => (v === null || v === undefined ? undefined : v)
   const token = optional(r.token)
   const expiry = optional(r.expiry_at)
@@ -138,7 +138,7 @@ function toAgreement (r: Row): PullAgreement {
   }
 }
 
-const toDelivery = (r: Row): WebhookDelivery => ({
+export const toDelivery = (r: Row): WebhookDelivery => ({
   id: String(r.id), agreementId: String(r.agreement_id), url: String(r.url), body: String(r.body), attempts: Number(r.attempts), createdAt: Number(r.created_at)
 })
 

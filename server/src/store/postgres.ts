@@ -6,10 +6,10 @@
 // bigint. The schema is created on open (CREATE … IF NOT EXISTS); `schema` puts the tables in a schema
 // of their own (tests use one each).
 //
-// Only the core contract lives here for now: the feature stores (pull payments, tracker registrations,
-// Open Payments) still keep their tables in the SQLite file, so TRICKLE_DATABASE does not yet take a
-// postgres:// URL.
+// The feature stores (tracker, pull payments, Open Payments) keep their tables in the same schema
+// (postgres-features.ts), created here too.
 import pg from 'pg'
+import { migrateFeatures } from './postgres-features.ts'
 import type {
   CreditIncomingPaymentResult, CreditReceiptInput, CreditReceiptResult, GrantResult, NonceRecord, ProxyRecord, SpendResult, Store, WalletAccount
 } from './types.ts'
@@ -43,8 +43,31 @@ export interface PostgresStoreOptions {
 }
 
 export interface PostgresStore extends Store {
+  /** The pool the feature stores share (postgres-features.ts) */
+  readonly pool: pg.Pool
   /** Drops the schema and everything in it (tests). */
   dropSchema (): Promise<void>
+}
+
+/**
+ * TRICKLE_DATABASE=postgres://user@host:port/database[?schema=name]: the connection string for pg,
+ * and the schema (a Trickle parameter, not PostgreSQL's) taken out of it.
+ */
+export function parseDatabaseUrl (text: string): { url: string, schema?: string } | undefined {
+  if (!/^postgres(ql)?:\/\//i.test(text)) return undefined
+  const url = new URL(text)
+  const schema = url.searchParams.get('schema') ?? undefined
+  url.searchParams.delete('schema')
+  return { url: url.href, ...(schema ? { schema } : {}) }
+}
+
+/** The URL without its password, for logs. */
+export function redactDatabaseUrl (text: string): string {
+  try {
+    const url = new URL(text)
+    if (url.password) url.password = '***'
+    return url.href
+  } catch { return text }
 }
 
 type Client = pg.PoolClient
@@ -64,6 +87,7 @@ export async function openPostgresStore (opts: PostgresStoreOptions): Promise<Po
       await c.query('SELECT pg_advisory_lock(hashtext($1))', [`trickle-migrate:${schema ?? ''}`])
       if (schema) await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
       await c.query(SCHEMA)
+      await migrateFeatures(c)
       await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`trickle-migrate:${schema ?? ''}`])
     } finally {
       c.release()
@@ -102,6 +126,7 @@ export async function openPostgresStore (opts: PostgresStoreOptions): Promise<Po
 
   return {
     kind: 'postgres',
+    pool,
 
     async metaGetOrSet (key, value) {
       await pool.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING', [key, value])

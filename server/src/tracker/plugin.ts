@@ -24,7 +24,7 @@ export interface TrackerPluginOptions {
 export default fp(async function trackerPlugin (app, opts: TrackerPluginOptions) {
   const publicUrl = opts.publicUrl.replace(/\/+$/, '')
   const tracker = await createTrackerService({
-    store: openSqliteTrackerStore(app.sqlite),
+    store: app.featureStores.tracker(),
     receivers: app.receivers,
     grants: app.store,
     publicUrl,

@@ -50,6 +50,18 @@ CREATE TABLE IF NOT EXISTS tracker_payments (
 
 interface Row { [key: string]: unknown }
 
+export const toTorrent = (r: Row): RegisteredTorrent => ({
+  infoHash: String(r.info_hash),
+  name: String(r.name),
+  length: Number(r.length),
+  torrent: new Uint8Array(r.torrent as Uint8Array),
+  ...(r.license == null ? {} : { license: JSON.parse(String(r.license)) as License }),
+  ...(r.spend_amount == null ? {} : { spendAmount: BigInt(String(r.spend_amount)) }),
+  ...(r.seed_path == null ? {} : { seedPath: String(r.seed_path) }),
+  createdAt: Number(r.created_at)
+})
+export const toPayment = (r: Row): TorrentPayment => ({ balanceId: String(r.balance_id), infoHash: String(r.info_hash), amount: BigInt(String(r.amount)), paidAt: Number(r.paid_at) })
+
 export function openSqliteTrackerStore (db: DatabaseSync): TrackerStore {
   db.exec(SCHEMA)
   const q = {
@@ -61,18 +73,6 @@ export function openSqliteTrackerStore (db: DatabaseSync): TrackerStore {
     paymentGet: db.prepare('SELECT * FROM tracker_payments WHERE balance_id = ? AND info_hash = ?'),
     paymentInsert: db.prepare('INSERT OR IGNORE INTO tracker_payments (balance_id, info_hash, amount, paid_at) VALUES (?, ?, ?, ?)')
   }
-  const toTorrent = (r: Row): RegisteredTorrent => ({
-    infoHash: String(r.info_hash),
-    name: String(r.name),
-    length: Number(r.length),
-    torrent: new Uint8Array(r.torrent as Uint8Array),
-    ...(r.license == null ? {} : { license: JSON.parse(String(r.license)) as License }),
-    ...(r.spend_amount == null ? {} : { spendAmount: BigInt(String(r.spend_amount)) }),
-    ...(r.seed_path == null ? {} : { seedPath: String(r.seed_path) }),
-    createdAt: Number(r.created_at)
-  })
-  const toPayment = (r: Row): TorrentPayment => ({ balanceId: String(r.balance_id), infoHash: String(r.info_hash), amount: BigInt(String(r.amount)), paidAt: Number(r.paid_at) })
-
   return {
     async putTorrent (t) {
       // node:sqlite is synchronous: these statements run back to back, no other call interleaves.
