@@ -130,3 +130,27 @@ for (const [engine, open] of engines) {
     })
   })
 }
+
+test('periodic work runs once per deployment: a second store on the same database skips a job the first is running', async () => {
+  const schema = `trickle_test_${randomBytes(6).toString('hex')}`
+  const a = await openPostgresStore({ url: POSTGRES, schema })
+  const b = await openPostgresStore({ url: POSTGRES, schema })
+  try {
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    const first = a.exclusive('purge', async () => { await held; return 'a ran' })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.equal(await b.exclusive('purge', async () => 'b ran'), undefined, 'taken: skipped')
+    assert.equal(await b.exclusive('other-job', async () => 'b ran'), 'b ran', 'another job is not held up')
+    release()
+    assert.equal(await first, 'a ran')
+    assert.equal(await b.exclusive('purge', async () => 'b ran'), 'b ran', 'free again once the first is done')
+  } finally {
+    await a.dropSchema()
+    await a.close()
+    await b.close()
+  }
+  const s = openSqliteStore(':memory:')
+  assert.equal(await s.exclusive('purge', async () => 1), 1)
+  await s.close()
+})

@@ -23,8 +23,8 @@ export default fp(async function openPaymentsPlugin (app, opts: { publicUrl: str
   // forgotten hourly, so the tables do not grow for ever.
   const now = opts.now ?? Date.now
   const purge = setInterval(() => {
-    void store.purge(now(), { grantTtlMs: 30 * 24 * 3600_000, paymentRetentionMs: 30 * 24 * 3600_000 })
-      .then((n) => { if (n.tokens + n.grants + n.payments > 0) app.log.info({ service: 'open-payments', ...n }, 'expired Open Payments state forgotten') })
+    void app.store.exclusive('open-payments-purge', () => store.purge(now(), { grantTtlMs: 30 * 24 * 3600_000, paymentRetentionMs: 30 * 24 * 3600_000 }))
+      .then((n) => { if (n && n.tokens + n.grants + n.payments > 0) app.log.info({ service: 'open-payments', ...n }, 'expired Open Payments state forgotten') })
       .catch((err: unknown) => app.log.error({ err }, 'could not purge Open Payments state'))
   }, 3600_000).unref()
   app.addHook('onClose', async () => { clearInterval(purge) })

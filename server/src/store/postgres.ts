@@ -262,6 +262,20 @@ export async function openPostgresStore (opts: PostgresStoreOptions): Promise<Po
       })
     },
 
+    async exclusive (job, fn) {
+      // A session-level advisory lock, held on one connection while `fn` runs: another instance's
+      // try finds it taken and skips this turn.
+      const c = await pool.connect()
+      const key = `trickle-job:${schema ?? ''}:${job}`
+      try {
+        const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key])).rows[0]!.ok
+        if (!got) return undefined
+        try { return await fn() } finally { await c.query('SELECT pg_advisory_unlock(hashtext($1))', [key]) }
+      } finally {
+        c.release()
+      }
+    },
+
     async dropSchema () {
       if (schema) await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
     },

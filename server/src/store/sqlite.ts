@@ -211,6 +211,7 @@ export function openSqliteStore (file: string): SqliteStore {
   }
   const balancesOf = (id: string) => (q.balanceList.all(id) as unknown as Array<[string, string]>).map(([receiver, amount]) => ({ receiver, amount: BigInt(amount) }))
   let closed = false
+  const running = new Set<string>()
 
   return {
     kind: 'sqlite',
@@ -343,6 +344,14 @@ export function openSqliteStore (file: string): SqliteStore {
         q.grantPut.run(input.balanceId, input.grantKey, input.expiresAt)
         return { kind: 'granted' as const, charged: input.amount, balance: left, expiresAt: input.expiresAt }
       })
+    },
+
+    // One file is one deployment's store; several processes sharing it may both purge, which only
+    // repeats a DELETE. Within this process, one run of a job at a time.
+    async exclusive (job, fn) {
+      if (running.has(job)) return undefined
+      running.add(job)
+      try { return await fn() } finally { running.delete(job) }
     },
 
     async close () {

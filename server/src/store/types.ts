@@ -142,5 +142,11 @@ export interface Store {
    */
   spendForGrant (input: GrantInput): Promise<GrantResult>
 
+  /**
+   * Periodic work that a deployment needs done once, not once per instance (purges): runs `fn` when
+   * no other instance sharing this store runs the same `job` now, else returns undefined at once.
+   */
+  exclusive<T> (job: string, fn: () => Promise<T>): Promise<T | undefined>
+
   close (): Promise<void>
 }

@@ -19,7 +19,8 @@ export default fp(async function verifierPlugin (app, opts: { publicUrl: string,
   })
   app.decorate('verifier', verifier)
   const purge = setInterval(() => {
-    verifier.purgeExpired().then((n) => { if (n > 0) app.log.debug({ nonces: n }, 'expired receipt nonces purged') },
+    // Once per deployment: several companions on one database take turns.
+    app.store.exclusive('nonce-purge', () => verifier.purgeExpired()).then((n) => { if (n) app.log.debug({ nonces: n }, 'expired receipt nonces purged') },
       (err: unknown) => app.log.warn({ err }, 'could not purge expired nonces'))
   }, Math.min(opts.ttlSeconds * 1000, 60_000))
   purge.unref()
