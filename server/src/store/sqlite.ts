@@ -120,7 +120,9 @@ export interface SqliteStore extends Store {
 export function openSqliteStore (file: string): SqliteStore {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true })
   const db = new DatabaseSync(file)
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;')
+  // busy_timeout first: switching to WAL takes a lock, and a second process opening the file at the
+  // same moment must wait for it rather than fail with "database is locked".
+  db.exec('PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;')
   // Before the schema: an old `balances` table (no receiver) must be rebuilt, not taken as current.
   if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'balances'").get() !== undefined) migrateBalances(db)
   db.exec(SCHEMA)
