@@ -14,6 +14,7 @@ import { formatAmount } from '../theme/assets/ts/amounts.ts'
 import { sealSite } from '../plugins/rehype-trickle-seal/lib/site.ts'
 import { siteOf, siteSealKey } from '../packages/trickle-core/src/seal.ts'
 import { hugoBuild } from './hugo.ts'
+import { isPostgresUrl } from '../server/src/store/database-url.ts'
 import { serveStatic, type StaticSite } from './static-server.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -61,7 +62,7 @@ try {
   await app.seeder.started()
   const downloads: Record<string, string> = {}
   for (const r of await app.tracker.list()) downloads[r.parsed.name.replace(/\.[^.]+$/, '')] = app.tracker.magnet(r)
-  const dataDir = config.database === ':memory:' || /^postgres(ql)?:/i.test(config.database) ? path.resolve(process.env.TRICKLE_DATA_DIR ?? path.join(root, 'data')) : path.dirname(config.database)
+  const dataDir = config.database === ':memory:' || isPostgresUrl(config.database) ? path.resolve(process.env.TRICKLE_DATA_DIR ?? path.join(root, 'data')) : path.dirname(config.database)
   mkdirSync(dataDir, { recursive: true })
   const override = path.join(dataDir, 'site-override.toml')
   writeFileSync(override, [

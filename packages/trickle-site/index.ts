@@ -103,10 +103,11 @@ export function rehypeTricklePageData () {
   }
 }
 
-/** A built page with everything Trickle's reader script needs; pages without <head> and <body> stay as they are. */
-export async function decoratePage (html: string, opts: DecorateOptions): Promise<string> {
-  let monetization: unknown
-  const source = html.replace(PAGE_DATA, (_m, data: string) => { monetization = (JSON.parse(data) as { monetization: unknown }).monetization; return '' })
+/**
+ * Decorates built pages with everything Trickle's reader script needs; pages without <head> and
+ * <body> stay as they are. One processor for every page of a build (make it once, call it per page).
+ */
+export function pageDecorator (opts: DecorateOptions): (html: string) => Promise<string> {
   const { strings, locale, assetsPath, devAgent } = opts
   const processor = unified().use(rehypeParse).use(rehypeTrickleMonetization, { pointer: opts.pointer ?? null }).use(() => (tree: Root) => {
     const html = tree.children.find((n) => n.type === 'element' && n.tagName === 'html') as Element | undefined
@@ -138,7 +139,11 @@ export async function decoratePage (html: string, opts: DecorateOptions): Promis
       )
     }
   }).use(rehypeStringify)
-  return String(await processor.process(new VFile({ value: source, data: { matter: monetization === undefined ? {} : { monetization } } })))
+  return async (html) => {
+    let monetization: unknown
+    const source = html.replace(PAGE_DATA, (_m, data: string) => { monetization = (JSON.parse(data) as { monetization: unknown }).monetization; return '' })
+    return String(await processor.process(new VFile({ value: source, data: { matter: monetization === undefined ? {} : { monetization } } })))
+  }
 }
 
 /** The assets into the output (under assetsPath), the agent only when it is wanted. */

@@ -19,7 +19,7 @@ import type { AstroIntegration } from 'astro'
 import remarkDirective from 'remark-directive'
 import remarkTrickleDownload from 'remark-trickle-download'
 import remarkTrickleExclusive from 'remark-trickle-exclusive'
-import { assetsDir, copyAssets, decoratePage, htmlFiles, rehypeTricklePageData, sealBuild, siteStrings, type DevAgentOptions, type IntegrationOptions, type SealOptions } from 'trickle-site'
+import { assetsDir, copyAssets, pageDecorator, htmlFiles, rehypeTricklePageData, sealBuild, siteStrings, type DevAgentOptions, type IntegrationOptions, type SealOptions } from 'trickle-site'
 
 export type { DevAgentOptions, SealOptions }
 
@@ -87,10 +87,8 @@ export default function trickle (options: Options = {}): AstroIntegration {
       },
       'astro:build:done': async ({ dir, logger }) => {
         const out = fileURLToPath(dir)
-        const strings = siteStrings(locale)
-        for (const file of htmlFiles(out)) {
-          await writeFile(file, await decoratePage(await readFile(file, 'utf8'), { pointer: options.pointer ?? null, locale, strings, assetsPath, devAgent: agentWanted() ? agent : false }))
-        }
+        const decorate = pageDecorator({ pointer: options.pointer ?? null, locale, strings: siteStrings(locale), assetsPath, devAgent: agentWanted() ? agent : false })
+        for (const file of htmlFiles(out)) await writeFile(file, await decorate(await readFile(file, 'utf8')))
         copyAssets(out, assetsPath, agentWanted())
         if (options.seal) {
           const report = await sealBuild(out, options.seal)

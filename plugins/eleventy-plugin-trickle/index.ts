@@ -19,7 +19,7 @@ import remarkParse from 'remark-parse'
 import remarkRehype from 'remark-rehype'
 import remarkTrickleDownload from 'remark-trickle-download'
 import remarkTrickleExclusive from 'remark-trickle-exclusive'
-import { copyAssets, decoratePage, pageDataComment, sealBuild, siteStrings, type DevAgentOptions, type IntegrationOptions, type SealOptions } from 'trickle-site'
+import { copyAssets, pageDecorator, pageDataComment, sealBuild, siteStrings, type DevAgentOptions, type IntegrationOptions, type SealOptions } from 'trickle-site'
 import { unified } from 'unified'
 import { VFile } from 'vfile'
 
@@ -57,10 +57,13 @@ export default function tricklePlugin (eleventyConfig: EleventyConfig, options: 
   })
 
   // 2. Every HTML page: its monetization link, the reader script, strings and CSS, the agent in development.
+  let decorate: ((html: string) => Promise<string>) | undefined
   eleventyConfig.addTransform('trickle', async function (content) {
     const out = this.page.outputPath
     if (typeof out !== 'string' || !out.endsWith('.html') || typeof content !== 'string') return content
-    return decoratePage(content, { pointer: options.pointer ?? null, locale, strings, assetsPath, devAgent: devAgentWanted() ? agent : false })
+    // Made on the first page: the run mode (and so the agent) is known by then.
+    decorate ??= pageDecorator({ pointer: options.pointer ?? null, locale, strings, assetsPath, devAgent: devAgentWanted() ? agent : false })
+    return decorate(content)
   })
 
   // 3. After the build: the assets into the output, then sealing (not under --serve, which rebuilds on every change).

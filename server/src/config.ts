@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { SeedEntry } from './seeder/plugin.ts'
 import { parseSeedSettings } from './seeder/settings.ts'
+import { parseDatabaseUrl } from './store/database-url.ts'
 import { parseRates, type ExchangeRate } from './prices/rates.ts'
 import type { TrackerLimits } from './tracker/protocol.ts'
 
@@ -174,6 +175,7 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
   }
   const database = read(env, 'TRICKLE_DATABASE') ||
     path.join(path.resolve(cwd, read(env, 'TRICKLE_DATA_DIR')), 'trickle.sqlite')
+  try { parseDatabaseUrl(database) } catch (err) { throw new ConfigError('TRICKLE_DATABASE', (err as Error).message) }
 
   let receiptSeed: Buffer | undefined
   const seed = read(env, 'RECEIPT_SEED')

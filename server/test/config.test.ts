@@ -27,7 +27,9 @@ test('a bad setting is refused with its name and the problem', () => {
     [{ TRICKLE_BTP_ALLOWED_ORIGINS: '([' }, /^TRICKLE_BTP_ALLOWED_ORIGINS: not a regular expression/],
     [{ TRICKLE_PUBLIC_URL: 'ftp://x' }, /^TRICKLE_PUBLIC_URL/],
     [{ LOG_FORMAT: 'xml' }, /^LOG_FORMAT/],
-    [{ TRICKLE_DEMO_ACCOUNT: 'no spaces' }, /^TRICKLE_DEMO_ACCOUNT/]
+    [{ TRICKLE_DEMO_ACCOUNT: 'no spaces' }, /^TRICKLE_DEMO_ACCOUNT/],
+    [{ TRICKLE_DATABASE: 'postgres://root@127.0.0.1/test?schema=Bad-Name' }, /^TRICKLE_DATABASE: schema "Bad-Name" must be a lower-case SQL identifier/],
+    [{ TRICKLE_DATABASE: 'postgres://root:secret@[bad/test' }, /^TRICKLE_DATABASE: "postgres:\/\/root:\*\*\*@\[bad\/test" is not a URL/]
   ]
   for (const [env, message] of cases) {
     assert.throws(() => loadConfig(env), (err: Error) => err instanceof ConfigError && message.test(err.message), JSON.stringify(env))

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
-import { openPostgresStore } from '../src/store/postgres.ts'
+import { openPostgresStore, StoreOpenError } from '../src/store/postgres.ts'
 import { openSqliteStore } from '../src/store/sqlite.ts'
 import type { Store } from '../src/store/types.ts'
 
@@ -153,4 +153,9 @@ test('periodic work runs once per deployment: a second store on the same databas
   const s = openSqliteStore(':memory:')
   assert.equal(await s.exclusive('purge', async () => 1), 1)
   await s.close()
+})
+
+test('a PostgreSQL that cannot be reached is one message naming it, without its password', async () => {
+  await assert.rejects(openPostgresStore({ url: 'postgres://root:secret@127.0.0.1:9/test' }), (err: Error) =>
+    err instanceof StoreOpenError && /^could not connect to PostgreSQL at postgres:\/\/root:\*\*\*@127\.0\.0\.1:9\/test: .*ECONNREFUSED/.test(err.message) && !err.message.includes('secret'))
 })

@@ -4,6 +4,7 @@
 // reused); read-modify-write steps lock the row they change (SELECT … FOR UPDATE), and the webhook
 // outbox is claimed with FOR UPDATE SKIP LOCKED, so several companions never deliver one twice.
 import type pg from 'pg'
+import { inPgTransaction } from './pg-transaction.ts'
 import { tokenHash, toGrant, toPayment as toIncomingPayment, toToken, type OpenPaymentsStore, type ReceiveResult } from '../open-payments/store.ts'
 import { COLUMNS, toAgreement, toDelivery, type PullAgreement, type PullStore } from '../pull/store.ts'
 import { toPayment as toTorrentPayment, toTorrent, type TrackerStore } from '../tracker/store.ts'
@@ -48,20 +49,7 @@ export async function migrateFeatures (c: Client): Promise<void> {
   await c.query(SCHEMA)
 }
 
-async function tx<T> (pool: pg.Pool, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = await pool.connect()
-  try {
-    await c.query('BEGIN')
-    const result = await fn(c)
-    await c.query('COMMIT')
-    return result
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {})
-    throw err
-  } finally {
-    c.release()
-  }
-}
+const tx = inPgTransaction
 const first = async (c: pg.Pool | Client, sql: string, params: unknown[] = []): Promise<Row | undefined> => (await c.query(sql, params)).rows[0] as Row | undefined
 const all = async (c: pg.Pool | Client, sql: string, params: unknown[] = []): Promise<Row[]> => (await c.query(sql, params)).rows as Row[]
 

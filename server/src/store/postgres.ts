@@ -9,6 +9,8 @@
 // The feature stores (tracker, pull payments, Open Payments) keep their tables in the same schema
 // (postgres-features.ts), created here too.
 import pg from 'pg'
+import { redactDatabaseUrl } from './database-url.ts'
+import { inPgTransaction } from './pg-transaction.ts'
 import { migrateFeatures } from './postgres-features.ts'
 import type {
   CreditIncomingPaymentResult, CreditReceiptInput, CreditReceiptResult, GrantResult, NonceRecord, ProxyRecord, SpendResult, Store, WalletAccount
@@ -49,39 +51,23 @@ export interface PostgresStore extends Store {
   dropSchema (): Promise<void>
 }
 
-/**
- * TRICKLE_DATABASE=postgres://user@host:port/database[?schema=name]: the connection string for pg,
- * and the schema (a Trickle parameter, not PostgreSQL's) taken out of it.
- */
-export function parseDatabaseUrl (text: string): { url: string, schema?: string } | undefined {
-  if (!/^postgres(ql)?:\/\//i.test(text)) return undefined
-  const url = new URL(text)
-  const schema = url.searchParams.get('schema') ?? undefined
-  url.searchParams.delete('schema')
-  return { url: url.href, ...(schema ? { schema } : {}) }
-}
-
-/** The URL without its password, for logs. */
-export function redactDatabaseUrl (text: string): string {
-  try {
-    const url = new URL(text)
-    if (url.password) url.password = '***'
-    return url.href
-  } catch { return text }
-}
 
 type Client = pg.PoolClient
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
-
 export async function openPostgresStore (opts: PostgresStoreOptions): Promise<PostgresStore> {
-  if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) throw new Error(`schema "${opts.schema}" must be a lower-case SQL identifier`)
+  if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(opts.schema)) throw new Error(`schema "${opts.schema}" must be a lower-case SQL identifier`)
   const schema = opts.schema
   const pool = new pg.Pool({ connectionString: opts.url, max: opts.maxConnections ?? 10, ...(schema ? { options: `-c search_path=${schema}` } : {}) })
   // A connection that breaks while idle must not end the process (the pool makes a new one).
   pool.on('error', () => {})
   {
-    const c = await pool.connect()
+    let c: pg.PoolClient
+    try {
+      c = await pool.connect()
+    } catch (err) {
+      await pool.end().catch(() => {})
+      throw new StoreOpenError(`could not connect to PostgreSQL at ${redactDatabaseUrl(opts.url)}: ${(err as Error).message || (err as { code?: string }).code}`)
+    }
     try {
       // One instance migrates at a time: the others wait on the lock, then find the tables there.
       await c.query('SELECT pg_advisory_lock(hashtext($1))', [`trickle-migrate:${schema ?? ''}`])
@@ -94,21 +80,7 @@ export async function openPostgresStore (opts: PostgresStoreOptions): Promise<Po
     }
   }
 
-  /** Runs fn in one transaction, rolled back on any throw. */
-  async function tx<T> (fn: (c: Client) => Promise<T>): Promise<T> {
-    const c = await pool.connect()
-    try {
-      await c.query('BEGIN')
-      const result = await fn(c)
-      await c.query('COMMIT')
-      return result
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      c.release()
-    }
-  }
+  const tx = <T>(fn: (c: Client) => Promise<T>) => inPgTransaction(pool, fn)
   const one = async <R extends pg.QueryResultRow>(c: Client | pg.Pool, sql: string, params: unknown[]): Promise<R | undefined> => (await c.query<R>(sql, params)).rows[0]
   /** The balance row, locked until the transaction ends; created at 0 first when `create`. */
   async function lockBalance (c: Client, id: string, receiver: string, now: number, create: boolean): Promise<bigint | undefined> {
@@ -293,5 +265,13 @@ class Overflow extends Error {
   constructor (balance: bigint) {
     super('balance overflow')
     this.balance = balance
+  }
+}
+
+/** The database could not be opened: the message says which and why (no stack needed). */
+export class StoreOpenError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'StoreOpenError'
   }
 }
