@@ -15,6 +15,7 @@ import sealedPlugin from './sealed/plugin.ts'
 import sealedRoutes from './sealed/routes.ts'
 import seederPlugin from './seeder/plugin.ts'
 import storePlugin from './plugins/store.ts'
+import busPlugin from './plugins/bus.ts'
 import pullPlugin from './pull/plugin.ts'
 import landingRoutes from './landing/routes.ts'
 import pullRoutes from './pull/routes.ts'
@@ -164,6 +165,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(rateLimitPlugin, { perMinute: config.httpRateLimitPerMinute, spspPerAddress: config.spspRateLimitPerAddress, spspPerProxy: config.spspRateLimitPerProxy })
   await app.register(openapiPlugin, { publicUrl: config.publicUrl, version: VERSION })
   await app.register(storePlugin, { database: config.database })
+  await app.register(busPlugin, { ...(config.bus ? { url: config.bus } : {}), prefix: config.busSubject })
   await app.register(secretsPlugin, { adminToken: config.adminToken, spendToken: config.spendToken, receiptSeed: config.receiptSeed })
   await app.register(ilpNetworkPlugin, {
     uplink: config.uplink,
@@ -206,9 +208,25 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     schema: {
       tags: ['server'],
       summary: 'Liveness and what this server is connected to',
-      response: { 200: Type.Object({ status: Type.Literal('ok'), version: Type.String(), network: Type.Object({ mode: Type.String(), btpUrl: Type.String() }) }) }
+      response: {
+        200: Type.Object({
+          status: Type.Literal('ok'),
+          version: Type.String(),
+          instance: Type.String({ description: 'This process\'s name in logs and on the bus (new at every start)' }),
+          network: Type.Object({ mode: Type.String(), btpUrl: Type.String() }),
+          cluster: Type.Optional(Type.Object({
+            instances: Type.Array(Type.String(), { description: 'Other companions heard on the bus within the last few seconds' })
+          }, { description: 'Only with TRICKLE_BUS' }))
+        })
+      }
     }
-  }, async () => ({ status: 'ok' as const, version: VERSION, network: { mode: app.ilpNetwork.mode, btpUrl: app.ilpNetwork.btpUrl } }))
+  }, async () => ({
+    status: 'ok' as const,
+    version: VERSION,
+    instance: app.instanceId,
+    network: { mode: app.ilpNetwork.mode, btpUrl: app.ilpNetwork.btpUrl },
+    ...(app.tracker.federation ? { cluster: { instances: app.tracker.federation.peers().sort() } } : {})
+  }))
 
   await app.ready()
   if (config.demoAccount) {

@@ -5,6 +5,7 @@ import path from 'node:path'
 import type { SeedEntry } from './seeder/plugin.ts'
 import { parseSeedSettings } from './seeder/settings.ts'
 import { parseDatabaseUrl } from './store/database-url.ts'
+import { isBusUrl, SUBJECT_PREFIX } from './bus/bus.ts'
 import { parseRates, type ExchangeRate } from './prices/rates.ts'
 import type { TrackerLimits } from './tracker/protocol.ts'
 
@@ -24,6 +25,8 @@ export const SETTINGS = [
   { env: 'TRICKLE_PUBLIC_URL', kind: 'string', default: '', description: 'Base URL readers reach the companion at; payment pointers and proxy pointers are built from it. Default `http://localhost:PORT`.' },
   { env: 'TRICKLE_DATA_DIR', kind: 'string', default: './data', description: 'Folder for the embedded SQLite database (`trickle.sqlite`), relative to the working directory.' },
   { env: 'TRICKLE_DATABASE', kind: 'string', default: '', description: 'SQLite file to use instead of `TRICKLE_DATA_DIR/trickle.sqlite`; `:memory:` keeps nothing; or `postgres://user@host:port/database[?schema=name]` for PostgreSQL (several companions on one database).' },
+  { env: 'TRICKLE_BUS', kind: 'string', default: '', description: 'NATS server(s) several companions share, as `nats://[user:password@]host:4222` (comma-separated for a NATS cluster): the tracker\'s swarms then span every instance, so peers announced to one meet peers announced to another. Unset: one instance. See docs/deployment.md.' },
+  { env: 'TRICKLE_BUS_SUBJECT', kind: 'string', default: 'trickle', description: 'Prefix of the NATS subjects the companions use, so several deployments can share one NATS server; the same on every instance of one deployment.' },
   { env: 'TRICKLE_ADMIN_TOKEN', kind: 'string', default: '', description: 'Bearer token for admin routes (accounts, proxy pointers). Generated on first start and kept in the database when unset.' },
   { env: 'TRICKLE_SPEND_TOKEN', kind: 'string', default: '', description: 'Bearer token for `POST /balances/{id}:spend` (the admin token works too). Generated and kept when unset.' },
   { env: 'RECEIPT_SEED', kind: 'string', default: '', description: 'Base64 seed (32 bytes) from which receipt secrets are derived. Generated and kept when unset; changing it invalidates outstanding nonces.' },
@@ -80,6 +83,9 @@ export interface Config {
   port: number
   publicUrl: string
   database: string
+  /** NATS URL(s) of the bus shared by several instances. */
+  bus?: string
+  busSubject: string
   adminToken?: string
   spendToken?: string
   receiptSeed?: Buffer
@@ -188,6 +194,10 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
   if (maxPacketAmount !== '' && (!/^[1-9]\d*$/.test(maxPacketAmount) || BigInt(maxPacketAmount) > U64_MAX)) {
     throw new ConfigError('TRICKLE_ILP_MAX_PACKET_AMOUNT', `expected a positive whole amount up to 2^64-1, got "${maxPacketAmount}"`)
   }
+  const bus = read(env, 'TRICKLE_BUS')
+  if (bus !== '' && !isBusUrl(bus)) throw new ConfigError('TRICKLE_BUS', `expected nats://host:port (or several, comma-separated), got "${bus}"`)
+  const busSubject = read(env, 'TRICKLE_BUS_SUBJECT')
+  if (!SUBJECT_PREFIX.test(busSubject)) throw new ConfigError('TRICKLE_BUS_SUBJECT', 'use letters, digits, "-" and "_", in dot-separated parts (no "*" or ">")')
   const uplink = read(env, 'ILP_BTP_SERVER')
   if (uplink !== '' && !/^btp\+wss?:\/\//.test(uplink)) {
     throw new ConfigError('ILP_BTP_SERVER', 'expected btp+ws://… or btp+wss://…')
@@ -231,6 +241,8 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
     port,
     publicUrl,
     database,
+    ...(bus !== '' ? { bus } : {}),
+    busSubject,
     adminToken: optional('TRICKLE_ADMIN_TOKEN'),
     spendToken: optional('TRICKLE_SPEND_TOKEN'),
     receiptSeed,

@@ -36,7 +36,7 @@ export function exitOnStartFailure (err: unknown): never {
   const line = portInUseLine(err)
   if (line !== undefined) console.error(line)
   // A store that could not be opened says which and why; anything else is shown whole.
-  else if (err instanceof Error && err.name === 'StoreOpenError') console.error(`trickle: could not start: ${err.message}`)
+  else if (err instanceof Error && (err.name === 'StoreOpenError' || err.name === 'BusOpenError')) console.error(`trickle: could not start: ${err.message}`)
   else console.error('trickle: could not start:', err)
   process.exit(1)
 }

@@ -29,7 +29,9 @@ test('a bad setting is refused with its name and the problem', () => {
     [{ LOG_FORMAT: 'xml' }, /^LOG_FORMAT/],
     [{ TRICKLE_DEMO_ACCOUNT: 'no spaces' }, /^TRICKLE_DEMO_ACCOUNT/],
     [{ TRICKLE_DATABASE: 'postgres://root@127.0.0.1/test?schema=Bad-Name' }, /^TRICKLE_DATABASE: schema "Bad-Name" must be a lower-case SQL identifier/],
-    [{ TRICKLE_DATABASE: 'postgres://root:secret@[bad/test' }, /^TRICKLE_DATABASE: "postgres:\/\/root:\*\*\*@\[bad\/test" is not a URL/]
+    [{ TRICKLE_DATABASE: 'postgres://root:secret@[bad/test' }, /^TRICKLE_DATABASE: "postgres:\/\/root:\*\*\*@\[bad\/test" is not a URL/],
+    [{ TRICKLE_BUS: 'redis://127.0.0.1:6379' }, /^TRICKLE_BUS: expected nats:\/\/host:port/],
+    [{ TRICKLE_BUS_SUBJECT: 'a.*' }, /^TRICKLE_BUS_SUBJECT: use letters/]
   ]
   for (const [env, message] of cases) {
     assert.throws(() => loadConfig(env), (err: Error) => err instanceof ConfigError && message.test(err.message), JSON.stringify(env))

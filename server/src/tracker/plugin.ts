@@ -31,6 +31,7 @@ export default fp(async function trackerPlugin (app, opts: TrackerPluginOptions)
     adminToken: app.secrets.adminToken,
     open: opts.open,
     log: app.log,
+    ...(app.bus ? { bus: app.bus } : {}),
     intervalMs: opts.intervalMs,
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.grantTtlSeconds !== undefined ? { grantTtlMs: opts.grantTtlSeconds * 1000 } : {}),
@@ -40,4 +41,4 @@ export default fp(async function trackerPlugin (app, opts: TrackerPluginOptions)
   })
   app.decorate('tracker', tracker)
   app.addHook('onClose', async () => { tracker.close() })
-}, { name: 'tracker', fastify: '5.x', dependencies: ['store', 'secrets', 'receivers'] })
+}, { name: 'tracker', fastify: '5.x', dependencies: ['store', 'secrets', 'receivers', 'bus'] })

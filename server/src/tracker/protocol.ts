@@ -66,8 +66,37 @@ export const DEFAULT_TRACKER_LIMITS: TrackerLimits = {
   fullScrape: false
 }
 
+/** Kinds of peers, as they cross the bus. */
+export type PeerKind = 'http' | 'ws'
+
+/**
+ * How a swarm reaches past this process (tracker/federation.ts, over the bus): the protocol reports
+ * what its own peers do and hands over what is for a peer another instance holds.
+ */
+export interface SwarmLink {
+  /** A peer of this instance announced (`up`), completed, or left (`gone`: stopped, closed, reset). */
+  changed (kind: PeerKind, infoHash: string, peer: Peer, op: 'up' | 'completed' | 'gone'): void
+  /** A message (JSON text, as it would go to a local socket) for a WebSocket peer on `instance`. */
+  relay (instance: string, infoHash: string, toPeerId: string, text: string): void
+  /** This instance forgot a swarm (a torrent registered or removed): the others must too. */
+  reset (infoHash: string): void
+}
+
+/** A peer another instance reports (federation.ts checks its shape before it gets here). */
+export interface RemotePeer {
+  kind: PeerKind
+  infoHash: string
+  peerId: string
+  complete: boolean
+  ip: string
+  port: number
+  op: 'up' | 'completed' | 'gone'
+}
+
 export interface TrackerProtocolOptions {
   authorize: Gate
+  /** Several instances: the swarms are shared through it. */
+  link?: SwarmLink
   log: FastifyBaseLogger
   /** Announce interval for HTTP clients, ms. WebSocket clients get a fifth of it, as bittorrent-tracker does. */
   intervalMs: number
@@ -105,6 +134,18 @@ export interface TrackerProtocol {
   /** Drops expired peers and quiet connections (runs on a timer; exposed for tests). */
   sweep (): void
   close (): void
+  /** What other instances say about their peers (federation.ts). */
+  readonly remote: {
+    apply (from: string, peer: RemotePeer): void
+    /** Hands a relayed message to the local WebSocket peer it is for; false if that peer is not here. */
+    deliver (infoHash: string, toPeerId: string, text: string): boolean
+    /** Forgets a swarm another instance reset, without telling the others again. */
+    reset (infoHash: string): void
+    /** An instance went away: its peers go with it. Returns how many. */
+    dropInstance (instance: string): number
+    /** This instance's own peers, for a snapshot to one that just joined. */
+    localPeers (): Iterable<RemotePeer>
+  }
 }
 
 /** bittorrent-tracker's defaults (lib/common.js), which clients are tuned to. */
@@ -378,9 +419,15 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
 
   const swarmFor = (infoHash: string) => {
     let swarm = swarms.get(infoHash)
-    if (!swarm) swarms.set(infoHash, swarm = new Swarm())
+    if (!swarm) {
+      swarms.set(infoHash, swarm = new Swarm())
+      if (link) swarmInfoHash.set(swarm, infoHash)
+    }
     return swarm
   }
+  // Only with a link: a closing connection's peers are reported by infohash, which a Swarm does not keep.
+  const swarmInfoHash = new WeakMap<Swarm, string>()
+  const infoHashOf = (swarm: Swarm) => swarmInfoHash.get(swarm) ?? ''
   /** An unregistered infohash may start a swarm only while there are fewer than maxSwarms. */
   const swarmRefused = (infoHash: string, role: Authorization & { ok: true }) => {
     if (role.role !== 'open' || swarms.has(infoHash) || swarms.size < limits.maxSwarms) return false
@@ -394,10 +441,18 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     if (oldest) dropPeer(swarm, peers, oldest)
   }
 
+  const link = opts.link
+
   function dropPeer (swarm: Swarm, peers: PeerList, peer: Peer) {
     if (!swarm.remove(peers, peer)) return
     const conn = peer.conn as TrackerConnection | undefined
     if (conn) removeConnectionPeer(conn, peer)
+  }
+
+  /** Sends to a WebSocket peer wherever it is connected: here, or through the instance holding it. */
+  function sendToPeer (infoHash: string, peer: Peer, value: Json) {
+    if (peer.conn) sendJson(peer.conn as TrackerConnection, value)
+    else if (peer.instance !== undefined && link) link.relay(peer.instance, infoHash, peer.peerId, JSON.stringify(value))
   }
 
   // ---- HTTP -------------------------------------------------------------------------------------
@@ -412,7 +467,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     const t = clock()
     let numwant = a.numwant
     if (a.event === 'stopped') {
-      if (peer) swarm.remove(swarm.http, peer)
+      if (peer && swarm.remove(swarm.http, peer)) link?.changed('http', a.infoHash, peer, 'gone')
       peer = undefined
       numwant = 0
     } else {
@@ -425,8 +480,11 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       } else {
         swarm.setComplete(peer, peer.complete || complete)
         swarm.http.touch(peer, t)
+        // Behind a load balancer an HTTP peer's announces land anywhere: the last instance to hear it holds it.
+        peer.instance = undefined
       }
       if (a.event === 'completed') swarm.downloaded++
+      link?.changed('http', a.infoHash, peer, a.event === 'completed' ? 'completed' : 'up')
     }
     const picked = swarm.http.pick(numwant, peer)
     if (!a.compact) {
@@ -532,7 +590,9 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       const peers = conn.peers
       if (peers === null) return
       conn.peers = null
-      for (const peer of Array.isArray(peers) ? peers : [peers]) peer.swarm!.remove(peer.swarm!.ws, peer)
+      for (const peer of Array.isArray(peers) ? peers : [peers]) {
+        if (peer.swarm!.remove(peer.swarm!.ws, peer)) link?.changed('ws', infoHashOf(peer.swarm!), peer, 'gone')
+      }
     }
   })
 
@@ -628,11 +688,15 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
   function wsAnnounce (conn: TrackerConnection, m: Json, infoHash: string, peerId: string, event: string) {
     const swarm = swarmFor(infoHash)
     let peer = swarm.ws.get(peerId)
+    const joined = peer === undefined
     conn.announced = clock()
     const left = typeof m.left === 'number' ? m.left : typeof m.left === 'string' ? Number(m.left) : NaN
     const complete = left === 0 || event === 'completed'
     if (event === 'stopped') {
-      if (peer) dropPeer(swarm, swarm.ws, peer)
+      if (peer) {
+        dropPeer(swarm, swarm.ws, peer)
+        link?.changed('ws', infoHash, peer, 'gone')
+      }
       peer = undefined
     } else if (!peer) {
       if (swarm.ws.size >= maxPeers) evictOldest(swarm, swarm.ws)
@@ -645,6 +709,8 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       swarm.ws.touch(peer, clock())
     }
     if (event === 'completed') swarm.downloaded++
+    // Answers are announces too, but tell the other instances nothing new.
+    if (peer && link && (m.answer === undefined || joined)) link.changed('ws', infoHash, peer, event === 'completed' ? 'completed' : 'up')
 
     if (m.answer === undefined) {
       sendJson(conn, { action: 'announce', interval: wsInterval, info_hash: m.info_hash, complete: swarm.complete, incomplete: swarm.incomplete })
@@ -661,12 +727,12 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       }
       const targets = swarm.ws.pick(Math.min(offers.length, MAX_NUMWANT), peer)
       targets.forEach((target, i) => {
-        sendJson(target.conn as TrackerConnection, { action: 'announce', offer: offers[i]!.offer, offer_id: offers[i]!.offer_id, peer_id: m.peer_id, info_hash: m.info_hash })
+        sendToPeer(infoHash, target, { action: 'announce', offer: offers[i]!.offer, offer_id: offers[i]!.offer_id, peer_id: m.peer_id, info_hash: m.info_hash })
       })
     }
     if (m.answer !== undefined) {
       const to = swarm.ws.get(binaryStringHex(m.to_peer_id)!)
-      if (to) sendJson(to.conn as TrackerConnection, { action: 'announce', answer: sessionDescription(m.answer, 'answer'), offer_id: m.offer_id, peer_id: m.peer_id, info_hash: m.info_hash })
+      if (to) sendToPeer(infoHash, to, { action: 'announce', answer: sessionDescription(m.answer, 'answer'), offer_id: m.offer_id, peer_id: m.peer_id, info_hash: m.info_hash })
     }
   }
 
@@ -698,6 +764,73 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     }
   }
   const timer = setInterval(sweep, Math.min(60_000, opts.intervalMs)).unref()
+
+  function forget (infoHash: string) {
+    const swarm = swarms.get(infoHash)
+    if (!swarm) return
+    for (const peer of [...swarm.ws.list]) dropPeer(swarm, swarm.ws, peer)
+    swarms.delete(infoHash)
+  }
+
+  const remote: TrackerProtocol['remote'] = {
+    apply (from, r) {
+      const swarm = r.op === 'gone' ? swarms.get(r.infoHash) : swarmFor(r.infoHash)
+      if (!swarm) return
+      const peers = r.kind === 'http' ? swarm.http : swarm.ws
+      const key = r.kind === 'http' ? httpKey(r.ip, r.port) : r.peerId
+      const peer = peers.get(key)
+      if (r.op === 'gone') {
+        // Only its holder may remove it: a peer that moved on to this instance since stays.
+        if (peer && peer.instance === from) dropPeer(swarm, peers, peer)
+        if (swarm.size === 0) swarms.delete(r.infoHash)
+        return
+      }
+      if (r.op === 'completed') swarm.downloaded++
+      if (!peer) {
+        if (peers.size >= maxPeers) evictOldest(swarm, peers)
+        const compact = r.kind === 'http' ? compactPeer(r.ip, r.port) : undefined
+        const added: Peer = r.kind === 'http'
+          ? { key, peerId: r.peerId, ip: r.ip, port: r.port, complete: r.complete, seen: clock(), index: 0, instance: from, ...(compact ? { compact } : {}) }
+          : { key, peerId: r.peerId, ip: '', port: 0, complete: r.complete, seen: clock(), index: 0, instance: from, swarm }
+        swarm.add(peers, added)
+        return
+      }
+      // A WebSocket peer id held by a connection here stays with it (the other instance refuses its twin
+      // the same way once it hears of this one); an HTTP peer goes to whoever heard it last.
+      if (peer.conn) return
+      peer.instance = from
+      swarm.setComplete(peer, peer.complete || r.complete)
+      peers.touch(peer, clock())
+    },
+    deliver (infoHash, toPeerId, text) {
+      const to = swarms.get(infoHash)?.ws.get(toPeerId)
+      if (!to?.conn) return false
+      wss.send(to.conn as TrackerConnection, text)
+      return true
+    },
+    reset: forget,
+    dropInstance (instance) {
+      let n = 0
+      for (const [infoHash, swarm] of swarms) {
+        for (const peers of [swarm.http, swarm.ws]) {
+          for (const peer of [...peers.list]) {
+            if (peer.instance === instance) { dropPeer(swarm, peers, peer); n++ }
+          }
+        }
+        if (swarm.size === 0) swarms.delete(infoHash)
+      }
+      return n
+    },
+    * localPeers () {
+      for (const [infoHash, swarm] of swarms) {
+        for (const [kind, peers] of [['http', swarm.http], ['ws', swarm.ws]] as const) {
+          for (const p of peers.list) {
+            if (p.instance === undefined) yield { kind, infoHash, peerId: p.peerId, complete: p.complete, ip: p.ip, port: p.port, op: 'up' as const }
+          }
+        }
+      }
+    }
+  }
 
   return {
     announce,
@@ -731,10 +864,8 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       }
     },
     reset (infoHash) {
-      const swarm = swarms.get(infoHash)
-      if (!swarm) return
-      for (const peer of [...swarm.ws.list]) dropPeer(swarm, swarm.ws, peer)
-      swarms.delete(infoHash)
+      forget(infoHash)
+      link?.reset(infoHash)
     },
     stats (infoHash) {
       const swarm = swarms.get(infoHash)
@@ -743,6 +874,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     get connections () { return wss.connections.size },
     get swarms () { return swarms.size },
     sweep,
+    remote,
     close () {
       clearInterval(timer)
       wss.closeAll()

@@ -20,6 +20,8 @@ import { createProofIssuer, type ProofIssuer } from '../proof/issuer.ts'
 import { createTrackerProtocol, type Authorization, type Credentials, type TrackerLimits, type TrackerProtocol } from './protocol.ts'
 import { AnnounceRefusal, TrackerError, type TrackerFailure } from './errors.ts'
 import type { RegisteredTorrent, TrackerStore } from './store.ts'
+import type { Bus } from '../bus/bus.ts'
+import { createSwarmFederation, type SwarmFederation } from './federation.ts'
 
 export interface TrackerDeps {
   store: TrackerStore
@@ -42,6 +44,8 @@ export interface TrackerDeps {
   intervalMs?: number
   limits?: Partial<TrackerLimits>
   now?: () => number
+  /** Several companions: swarms span every instance on this bus (tracker/federation.ts). */
+  bus?: Bus
 }
 
 export interface Registered {
@@ -98,6 +102,8 @@ export interface TrackerService {
   authorize (infoHash: string, credentials: Credentials): Authorization | Promise<Authorization>
   /** Stops the protocol's timers and closes WebSocket connections. */
   close (): void
+  /** Several instances: who else serves these swarms (undefined without a bus). */
+  readonly federation?: SwarmFederation
   magnet (r: Registered): string
 }
 
@@ -118,8 +124,10 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
   const proofs = createProofIssuer(deps.adminToken)
 
   // Registrations are few and read on every announce: keep them in memory, write through to the store.
+  // With several instances, another one may register or remove a torrent: the bus says which, and a
+  // reconciliation every minute catches what a lost message missed.
   const torrents = new Map<string, Registered>()
-  for (const record of await deps.store.listTorrents()) {
+  async function load (record: RegisteredTorrent) {
     try {
       const parsed = await parseTorrent(record.torrent)
       const receiver = parsed.license ? deps.receivers.receiverOf(parsed.license.paymentPointer) : undefined
@@ -128,10 +136,33 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
       log.error({ infoHash: record.infoHash, err: (err as Error).message }, 'a stored torrent no longer parses; ignoring it')
     }
   }
+  async function reload (infoHash: string) {
+    const record = await deps.store.getTorrent(infoHash)
+    if (record) await load(record)
+    else torrents.delete(infoHash)
+  }
+  async function reconcile () {
+    const records = await deps.store.listTorrents()
+    const stored = new Set(records.map((r) => r.infoHash))
+    for (const infoHash of torrents.keys()) {
+      if (!stored.has(infoHash)) { torrents.delete(infoHash); protocol.remote.reset(infoHash) }
+    }
+    for (const record of records) if (!torrents.has(record.infoHash)) await load(record)
+  }
+  for (const record of await deps.store.listTorrents()) await load(record)
   /** Peer ids ticketed per purchase (balance, infohash) within the last ticket lifetime, and when. */
   const ticketed = new Map<string, Map<string, number>>()
 
-  const protocol = createTrackerProtocol({ authorize, log, intervalMs: deps.intervalMs ?? 150_000, now, ...(deps.limits ? { limits: deps.limits } : {}) })
+  const federation = deps.bus && createSwarmFederation({
+    bus: deps.bus,
+    log,
+    onTorrentChanged: (infoHash) => { reload(infoHash).catch((err: unknown) => log.error({ err, infoHash }, 'could not reload a torrent another instance changed')) }
+  })
+  const protocol = createTrackerProtocol({ authorize, log, intervalMs: deps.intervalMs ?? 150_000, now, ...(deps.limits ? { limits: deps.limits } : {}), ...(federation ? { link: federation.link } : {}) })
+  federation?.attach(protocol)
+  const reconciling = federation && setInterval(() => {
+    reconcile().catch((err: unknown) => log.error({ err }, 'could not reconcile registered torrents'))
+  }, 60_000).unref()
 
   function seederToken (infoHash: string): string {
     return createHmac('sha256', seederKey).update(infoHash).digest('base64url')
@@ -357,6 +388,12 @@ export async function createTrackerService (deps: TrackerDeps): Promise<TrackerS
     access,
     authorize,
     magnet: (r) => magnetOf(r.parsed),
-    close: () => { clearInterval(forget); protocol.close() }
+    federation,
+    close: () => {
+      clearInterval(forget)
+      if (reconciling) clearInterval(reconciling)
+      federation?.close()
+      protocol.close()
+    }
   }
 }

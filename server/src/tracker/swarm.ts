@@ -24,6 +24,11 @@ export interface Peer {
   readonly conn?: object
   /** WebSocket: the swarm it is in (a connection leaves all of its swarms when it closes). */
   readonly swarm?: Swarm
+  /**
+   * Several companions on one bus: the instance that last heard from this peer (undefined: this one).
+   * A WebSocket peer of another instance has no `conn`; what is for it goes over the bus.
+   */
+  instance?: string
 }
 
 export class PeerList {
