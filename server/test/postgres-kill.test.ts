@@ -1,43 +1,25 @@
-// Two companion processes on one PostgreSQL schema, credited and spent from at once; one is killed
-// with SIGKILL in the middle. No acknowledged credit or spend is lost (each balance holds at least
-// what was acknowledged, and never more than acknowledged plus what was in flight to the killed one),
-// and the survivor keeps serving.
+// Three companion processes on one PostgreSQL schema and one bus, credited and spent from at once; one
+// is killed with SIGKILL in the middle. No acknowledged credit or spend is lost (each balance holds at
+// least what was acknowledged, and never more than acknowledged plus what was in flight to the killed
+// one), the survivors keep serving, and they notice the dead one is gone.
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import path from 'node:path'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { encodeReceipt, receiptKeyFromSeed, receiptSecret } from '../src/receipts/codec.ts'
 import { openPostgresStore } from '../src/store/postgres.ts'
-import { freePort } from './helper.ts'
+import { eventually, NATS, startCompanion } from './cluster-helper.ts'
 
 const POSTGRES = process.env.TRICKLE_TEST_POSTGRES ?? 'postgres://root@127.0.0.1:5432/test'
-const server = path.join(path.dirname(fileURLToPath(import.meta.url)), '../src/server.ts')
 
-async function startCompanion (env: Record<string, string>): Promise<{ child: ChildProcess, url: string }> {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const child = spawn(process.execPath, [server], { env: { ...process.env, ...env, PORT: String(port), TRICKLE_PUBLIC_URL: url, TRICKLE_BTP_PORT: String(await freePort()), LOG_LEVEL: 'warn' }, stdio: 'ignore' })
-  for (let i = 0; i < 200; i++) {
-    try { if ((await fetch(`${url}/health`)).ok) return { child, url } } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  child.kill('SIGKILL')
-  throw new Error('a companion did not start')
-}
-
-test('kill -9 of one of two companions under load loses no acknowledged credit or spend; the other keeps serving', { timeout: 120_000 }, async (t) => {
+test('kill -9 of one of three companions under load loses no acknowledged credit or spend; the others keep serving', { timeout: 120_000 }, async (t) => {
   const schema = `trickle_kill_${randomBytes(5).toString('hex')}`
   const database = `${POSTGRES}?schema=${schema}`
   const seed = randomBytes(32)
-  const env = { TRICKLE_DATABASE: database, RECEIPT_SEED: seed.toString('base64'), TRICKLE_ADMIN_TOKEN: 'kill-admin', TRICKLE_SPEND_TOKEN: 'kill-spend', TRICKLE_RATE_LIMIT: '0', TRICKLE_DEMO_ACCOUNT: '' }
-  // The schema first, by one store, so the two companions do not both create it.
+  const env = { TRICKLE_DATABASE: database, RECEIPT_SEED: seed.toString('base64'), TRICKLE_ADMIN_TOKEN: 'kill-admin', TRICKLE_SPEND_TOKEN: 'kill-spend', TRICKLE_RATE_LIMIT: '0', TRICKLE_DEMO_ACCOUNT: '', TRICKLE_BUS: NATS, TRICKLE_BUS_SUBJECT: schema }
+  // The schema first, by one store, so the companions do not all create it at once.
   const store = await openPostgresStore({ url: POSTGRES, schema })
   t.after(async () => { await store.dropSchema(); await store.close() })
-  const a = await startCompanion(env)
-  const b = await startCompanion(env)
-  t.after(() => { a.child.kill('SIGKILL'); b.child.kill('SIGKILL') })
+  const [a, b, c] = await Promise.all([startCompanion(t, env), startCompanion(t, env), startCompanion(t, env)])
 
   // Receipts for nonces issued through the shared store (as either companion's SPSP queries would).
   const key = receiptKeyFromSeed(seed)
@@ -61,7 +43,7 @@ test('kill -9 of one of two companions under load loses no acknowledged credit o
     while (next < N) {
       const i = next++
       if (i === Math.floor(N / 3) && !killed) { killed = true; a.child.kill('SIGKILL') }
-      const target = i % 2 === 0 ? a : b
+      const target = [a, b, c][i % 3]!
       const balance = `b${i % BALANCES}`
       const spend = i % 5 === 4
       try {
@@ -70,14 +52,19 @@ test('kill -9 of one of two companions under load loses no acknowledged credit o
           : await fetch(`${target.url}/balances/${balance}:creditReceipt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: receipts[i]! })
         await res.text()
         if (res.ok) add(acked, balance, spend ? -300n : 1000n)
-        if (killed && target === b) servedAfterKill++
+        if (killed && target !== a) servedAfterKill++
       } catch {
         // No answer (the killed one): its effect is unknown either way.
         if (spend) add(unknownSpends, balance, 300n); else add(unknownCredits, balance, 1000n)
       }
     }
   }))
-  assert.ok(killed && servedAfterKill > 100, `the survivor served ${servedAfterKill} requests after the kill`)
+  assert.ok(killed && servedAfterKill > 100, `the survivors served ${servedAfterKill} requests after the kill`)
+  // The survivors stop counting the dead one as part of the deployment (no heartbeat for ~7 s).
+  await eventually('the survivors to drop the killed instance', async () => {
+    const seen = await Promise.all([b, c].map(async (x) => (await (await fetch(`${x.url}/health`)).json() as { cluster: { instances: string[] } }).cluster.instances.length))
+    return seen.every((n) => n === 1)
+  }, 15_000)
   let lostAnswers = 0
   for (let i = 0; i < BALANCES; i++) {
     const id = `b${i}`
@@ -89,5 +76,5 @@ test('kill -9 of one of two companions under load loses no acknowledged credit o
     // Every acknowledged credit and spend is there; unanswered ones may each have committed or not.
     assert.ok(stored >= ack - spends && stored <= ack + credits, `${id}: stored ${stored}, acknowledged ${ack}, unanswered credits ${credits}, unanswered spends ${spends}`)
   }
-  t.diagnostic(`${servedAfterKill} requests served by the survivor after the kill; ${lostAnswers} balances had requests left unanswered`)
+  t.diagnostic(`${servedAfterKill} requests served by the survivors after the kill; ${lostAnswers} balances had requests left unanswered`)
 })

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import { openPostgresStore, StoreOpenError } from '../src/store/postgres.ts'
 import { openSqliteStore } from '../src/store/sqlite.ts'
+import { postgresPullStore } from '../src/store/postgres-features.ts'
 import type { Store } from '../src/store/types.ts'
 
 const POSTGRES = process.env.TRICKLE_TEST_POSTGRES ?? 'postgres://root@127.0.0.1:5432/test'
@@ -158,4 +159,25 @@ test('periodic work runs once per deployment: a second store on the same databas
 test('a PostgreSQL that cannot be reached is one message naming it, without its password', async () => {
   await assert.rejects(openPostgresStore({ url: 'postgres://root:secret@127.0.0.1:9/test' }), (err: Error) =>
     err instanceof StoreOpenError && /^could not connect to PostgreSQL at postgres:\/\/root:\*\*\*@127\.0\.0\.1:9\/test: .*ECONNREFUSED/.test(err.message) && !err.message.includes('secret'))
+})
+
+test('the webhook outbox: three instances claiming at once take each delivery once (FOR UPDATE SKIP LOCKED)', async () => {
+  const schema = `trickle_test_${randomBytes(6).toString('hex')}`
+  const stores = await Promise.all([0, 1, 2].map(() => openPostgresStore({ url: POSTGRES, schema })))
+  try {
+    const pulls = stores.map((s) => postgresPullStore(s.pool))
+    for (let i = 0; i < 300; i++) {
+      await pulls[0]!.enqueueWebhook({ id: `d${i}`, agreementId: 'a', url: 'https://site.test/hook', body: '{}', attempts: 0, createdAt: 1 }, 1)
+    }
+    // 60 claims of 10 at once, from three pools: more asked than queued, so they contend for every row.
+    const claims = await Promise.all(Array.from({ length: 60 }, (_, i) => pulls[i % 3]!.claimDueWebhooks(2, 1_000_000, 10)))
+    const ids = claims.flat().map((d) => d.id)
+    assert.equal(ids.length, 300, 'all claimed')
+    assert.equal(new Set(ids).size, 300, 'none twice')
+    assert.deepEqual(await pulls[1]!.claimDueWebhooks(3, 1_000_000, 10), [], 'claimed ones wait for their claim to lapse')
+    assert.equal((await pulls[2]!.claimDueWebhooks(1_000_001, 2_000_000, 500)).length, 300, 'then any instance may take them again')
+  } finally {
+    await stores[0]!.dropSchema()
+    await Promise.all(stores.map((s) => s.close()))
+  }
 })

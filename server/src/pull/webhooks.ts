@@ -14,6 +14,8 @@ import type { PullStore } from './store.ts'
 const CLAIM_MS = 60_000
 const TIMEOUT_MS = 10_000
 const BATCH = 20
+/** How often the outbox is read for deliveries that no timer here knows of. */
+const POLL_MS = 5000
 
 export interface WebhookDispatcher {
   /** Queues a delivery of `payload` to `url` and starts it at once. Never throws. */
@@ -115,6 +117,11 @@ export function createWebhookDispatcher (deps: {
 
   // Deliveries left over from before a restart (or claimed by a worker that died) go out now.
   kick()
+  // Several companions share one outbox: what another instance queued, or claimed and then died
+  // holding, is due here too, and this instance's timer knows nothing of it. Claims are taken with
+  // FOR UPDATE SKIP LOCKED, so however many instances look, each delivery goes to one of them.
+  const poll = setInterval(kick, POLL_MS)
+  poll.unref()
 
   return {
     async enqueue (agreementId, url, payload) {
@@ -130,6 +137,7 @@ export function createWebhookDispatcher (deps: {
     },
     async close () {
       closed = true
+      clearInterval(poll)
       if (timer) clearTimeout(timer)
       for (const c of inFlight) c.abort(new Error('server closing'))
       await running
