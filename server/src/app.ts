@@ -214,6 +214,10 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
           version: Type.String(),
           instance: Type.String({ description: 'This process\'s name in logs and on the bus (new at every start)' }),
           network: Type.Object({ mode: Type.String(), btpUrl: Type.String() }),
+          tracker: Type.Object({
+            connections: Type.Integer({ description: 'WebSocket tracker connections open on this instance' }),
+            swarms: Type.Integer({ description: 'Swarms with peers, on any instance' })
+          }),
           cluster: Type.Optional(Type.Object({
             instances: Type.Array(Type.String(), { description: 'Other companions heard on the bus within the last few seconds' })
           }, { description: 'Only with TRICKLE_BUS' }))
@@ -225,6 +229,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     version: VERSION,
     instance: app.instanceId,
     network: { mode: app.ilpNetwork.mode, btpUrl: app.ilpNetwork.btpUrl },
+    tracker: { connections: app.tracker.protocol.connections, swarms: app.tracker.protocol.swarms },
     ...(app.tracker.federation ? { cluster: { instances: app.tracker.federation.peers().sort() } } : {})
   }))
 
