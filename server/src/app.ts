@@ -2,6 +2,8 @@
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { rejectUpgrade } from './tracker/websocket.ts'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Type } from 'typebox'
 import type { Config } from './config.ts'
@@ -29,6 +31,8 @@ import walletRoutes from './wallet/routes.ts'
 import openPaymentsPlugin from './open-payments/plugin.ts'
 import openPaymentsRoutes from './open-payments/routes.ts'
 import incomingPaymentsPlugin from './incoming-payments/plugin.ts'
+import callsPlugin from './calls/plugin.ts'
+import callsRoutes from './calls/routes.ts'
 
 export const VERSION = '0.1.0'
 
@@ -60,8 +64,15 @@ declare module 'fastify' {
      * and for `inject`; only a listening server takes the short way.
      */
     rawGet (path: string, handler: RawGetHandler): void
+    /**
+     * Answers WebSocket upgrades of this path (the tracker's /announce, the calls' /calls/signal);
+     * upgrades of any other path are refused with 404.
+     */
+    onUpgrade (path: string, handler: UpgradeHandler): void
   }
 }
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 
 export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
   if (config.logFormat === 'json') return { level: config.logLevel }
@@ -133,6 +144,13 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
 
   app.decorate('config', config)
   app.decorate('rawGet', (path: string, handler: RawGetHandler) => { rawGets.set(path, handler) })
+  const upgrades = new Map<string, UpgradeHandler>()
+  app.decorate('onUpgrade', (path: string, handler: UpgradeHandler) => { upgrades.set(path, handler) })
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const handler = upgrades.get((req.url ?? '').split('?')[0]!)
+    if (handler) return handler(req, socket, head)
+    rejectUpgrade(socket, 404, `WebSocket connections are served at ${[...upgrades.keys()].join(' and ')} only.`)
+  })
   app.addSchema(ErrorReply)
 
   app.setErrorHandler((err: Error & { statusCode?: number, code?: string, validation?: unknown }, req, reply) => {
@@ -196,12 +214,23 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   })
   await app.register(seederPlugin, { publicUrl: config.publicUrl, seeds: config.seeds, pointer: config.seedPointer, webrtc: config.seedWebrtc, host: config.seedHost, torrentPort: config.seedPort })
   await app.register(sealedPlugin, { sealSecret: config.sealSecret, grantTtlSeconds: config.sealGrantTtlSeconds, now: opts.now })
+  await app.register(callsPlugin, {
+    settings: {
+      periodMs: config.calls.periodSeconds * 1000,
+      graceMs: config.calls.graceSeconds * 1000,
+      maxMesh: config.calls.maxMesh,
+      iceServers: config.calls.iceServers,
+      ...(config.calls.jitsi ? { jitsi: config.calls.jitsi } : {})
+    },
+    ...(opts.now ? { now: opts.now } : {})
+  })
   await app.register(walletRoutes)
   await app.register(openPaymentsRoutes)
   await app.register(verifierRoutes)
   await app.register(sealedRoutes)
   await app.register(trackerRoutes)
   await app.register(pullRoutes)
+  await app.register(callsRoutes)
   await app.register(landingRoutes, { publicUrl: config.publicUrl, version: VERSION })
 
   app.get('/health', {

@@ -72,6 +72,13 @@ export const SETTINGS = [
   { env: 'TRICKLE_SEED_PORT', kind: 'integer', default: '0', description: 'The seeder\'s BitTorrent TCP port; 0 picks a free one at each start.' },
   { env: 'TRICKLE_SEAL_SECRET', kind: 'string', default: '', description: 'Base64 secret (32 bytes or more) from which the keys of sealed exclusive sections derive; the sealing step (`trickle-seal`) needs the same. Generated and kept when unset.' },
   { env: 'TRICKLE_SEAL_GRANT_TTL', kind: 'integer', default: '1800', description: 'Seconds after buying a sealed section during which the same balance gets its key again without paying (reloads, other tabs).' },
+  { env: 'TRICKLE_CALL_PERIOD', kind: 'integer', default: '60', description: 'Seconds of a paid call one charge buys: an attendee pays the first period to join and each next one as it starts (the rate is per minute; a period costs its share, rounded up).' },
+  { env: 'TRICKLE_CALL_GRACE', kind: 'integer', default: '10', description: 'Seconds after a period starts during which its charge may still succeed (a payment on its way); then an attendee whose balance does not cover it is removed from the call.' },
+  { env: 'TRICKLE_CALL_MAX_MESH', kind: 'integer', default: '6', description: 'Largest room of the peer-to-peer (WebRTC mesh) calls, the host included: each participant sends video to every other. Larger rooms need Jitsi.' },
+  { env: 'TRICKLE_CALL_ICE_SERVERS', kind: 'string', default: '', description: 'ICE servers for calls: comma-separated `stun:`/`turn:` URLs, or a JSON array of RTCIceServer objects (with `username` and `credential` for TURN). None by default (peers on one network, as on localhost).' },
+  { env: 'TRICKLE_JITSI_DOMAIN', kind: 'string', default: '', description: 'A self-hosted Jitsi Meet with token authentication (e.g. `meet.example.com`): rooms created with `jitsi: true` give paying attendees a short-lived JWT for it instead of the mesh. See docs/calls.md.' },
+  { env: 'TRICKLE_JITSI_APP_ID', kind: 'string', default: '', description: 'Jitsi\'s `app_id` (the JWT `iss`), as in its Prosody configuration.' },
+  { env: 'TRICKLE_JITSI_SECRET', kind: 'string', default: '', description: 'Jitsi\'s `app_secret`, which signs the JWTs (HS256).' },
   { env: 'LOG_LEVEL', kind: 'string', default: 'info', description: 'Log level (fatal, error, warn, info, debug, trace). At info: what was set up, registered, spent and paid for, and one line a minute summing the receipts credited; at debug also each credit and each request.' },
   { env: 'LOG_FORMAT', kind: 'string', default: 'pretty', description: '`pretty` for readable lines, `json` for one JSON object per line.' }
 ] as const satisfies readonly Setting[]
@@ -124,8 +131,40 @@ export interface Config {
   seedPort: number
   sealSecret?: Buffer
   sealGrantTtlSeconds: number
+  calls: {
+    periodSeconds: number
+    graceSeconds: number
+    maxMesh: number
+    iceServers: Array<{ urls: string | string[], username?: string, credential?: string }>
+    jitsi?: { domain: string, appId: string, secret: string }
+  }
   logLevel: string
   logFormat: 'pretty' | 'json'
+}
+
+/** TRICKLE_CALL_ICE_SERVERS: a list of stun:/turn: URLs, or a JSON array of RTCIceServer objects. */
+export function parseIceServers (text: string): Config['calls']['iceServers'] | string {
+  const t = text.trim()
+  if (t === '') return []
+  const isUrl = (u: unknown) => typeof u === 'string' && /^(stun|stuns|turn|turns):[^\s,]+$/.test(u)
+  if (t.startsWith('[')) {
+    let v: unknown
+    try { v = JSON.parse(t) } catch { return 'not valid JSON' }
+    if (!Array.isArray(v) || v.length > 10) return 'expected an array of at most 10 RTCIceServer objects'
+    const out: Config['calls']['iceServers'] = []
+    for (const e of v as unknown[]) {
+      const o = e as { urls?: unknown, username?: unknown, credential?: unknown }
+      const urls = Array.isArray(o?.urls) ? o.urls : [o?.urls]
+      if (typeof e !== 'object' || e === null || urls.length === 0 || !urls.every(isUrl)) return 'each entry needs urls: stun:/turn: URL(s)'
+      if ((o.username !== undefined && typeof o.username !== 'string') || (o.credential !== undefined && typeof o.credential !== 'string')) return 'username and credential are strings'
+      out.push({ urls: o.urls as string | string[], ...(o.username !== undefined ? { username: o.username as string } : {}), ...(o.credential !== undefined ? { credential: o.credential as string } : {}) })
+    }
+    return out
+  }
+  const urls = t.split(',').map((u) => u.trim()).filter(Boolean)
+  const bad = urls.find((u) => !isUrl(u))
+  if (bad !== undefined) return `"${bad}" is not a stun: or turn: URL`
+  return urls.map((urls) => ({ urls }))
 }
 
 /**
@@ -236,6 +275,13 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
     if (sealSecret.length < 32) throw new ConfigError('TRICKLE_SEAL_SECRET', 'must be at least 32 bytes, base64-encoded')
   }
 
+  const iceServers = parseIceServers(read(env, 'TRICKLE_CALL_ICE_SERVERS'))
+  if (typeof iceServers === 'string') throw new ConfigError('TRICKLE_CALL_ICE_SERVERS', iceServers)
+  const jitsiParts = [read(env, 'TRICKLE_JITSI_DOMAIN'), read(env, 'TRICKLE_JITSI_APP_ID'), read(env, 'TRICKLE_JITSI_SECRET')]
+  if (jitsiParts.some(Boolean) && !jitsiParts.every(Boolean)) throw new ConfigError('TRICKLE_JITSI_DOMAIN', 'Jitsi needs all three of TRICKLE_JITSI_DOMAIN, TRICKLE_JITSI_APP_ID and TRICKLE_JITSI_SECRET')
+  if (jitsiParts[0] && !/^[a-z0-9.-]+(:\d+)?$/i.test(jitsiParts[0])) throw new ConfigError('TRICKLE_JITSI_DOMAIN', `expected a host name like meet.example.com, got "${jitsiParts[0]}"`)
+  if (jitsiParts[2] && jitsiParts[2].length < 16) throw new ConfigError('TRICKLE_JITSI_SECRET', 'use at least 16 characters')
+
   return {
     host: read(env, 'HOST'),
     port,
@@ -288,6 +334,13 @@ export function loadConfig (env: Env = process.env, cwd = process.cwd()): Config
     seedPort: integer(env, 'TRICKLE_SEED_PORT', 0, 65535),
     sealSecret,
     sealGrantTtlSeconds: integer(env, 'TRICKLE_SEAL_GRANT_TTL', 0, 30 * 24 * 3600),
+    calls: {
+      periodSeconds: integer(env, 'TRICKLE_CALL_PERIOD', 1, 3600),
+      graceSeconds: integer(env, 'TRICKLE_CALL_GRACE', 0, 600),
+      maxMesh: integer(env, 'TRICKLE_CALL_MAX_MESH', 2, 16),
+      iceServers,
+      ...(jitsiParts.every(Boolean) ? { jitsi: { domain: jitsiParts[0]!, appId: jitsiParts[1]!, secret: jitsiParts[2]! } } : {})
+    },
     logLevel: read(env, 'LOG_LEVEL'),
     logFormat
   }

@@ -18,7 +18,9 @@ test('OpenAPI: every route is described with its request and response schemas', 
     'get /wallet/{name}/jwks.json', 'post /wallet/accounts/{name}/keys',
     'post /op/auth', 'post /op/auth/continue/{id}', 'delete /op/auth/continue/{id}', 'post /op/auth/token/{id}', 'delete /op/auth/token/{id}',
     'post /op/incoming-payments', 'get /op/incoming-payments', 'get /op/incoming-payments/{id}', 'post /op/incoming-payments/{id}/complete',
-    'get /op/client-key', 'post /balances/{id}:creditIncomingPayment', 'get /'
+    'get /op/client-key', 'post /balances/{id}:creditIncomingPayment', 'get /',
+    'post /calls/rooms', 'get /calls/rooms', 'get /calls/rooms/{room}', 'delete /calls/rooms/{room}', 'post /calls/rooms/{room}/join',
+    'post /calls/rooms/{room}/host', 'post /calls/rooms/{room}/remove'
   ]
   const found = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
     .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`))

@@ -19,6 +19,7 @@ export default fp(async function openapiPlugin (app, opts: { publicUrl: string, 
         { name: 'verifier', description: 'STREAM receipt verifier (RFC 0039)' },
         { name: 'sealed', description: 'Keys of sealed exclusive sections, released after payment' },
         { name: 'tracker', description: 'Torrent tracker that releases peers of paid torrents only after spending their price' },
+        { name: 'calls', description: 'Paid video calls: rooms only paying attendees join, and leave when their payment stops' },
         { name: 'pull', description: 'SPSP pull payments (RFC 0036): agreements a payer authorizes and a payee pulls' },
         { name: 'server', description: 'About this server' }
       ]

@@ -11,11 +11,13 @@ import { postgresOpenPaymentsStore, postgresPullStore, postgresTrackerStore } fr
 import { openSqliteStore } from '../store/sqlite.ts'
 import type { Store } from '../store/types.ts'
 import { openSqliteTrackerStore, type TrackerStore } from '../tracker/store.ts'
+import { openSqliteCallStore, postgresCallStore, type CallStore } from '../calls/store.ts'
 
 export interface FeatureStores {
   tracker (): TrackerStore
   pull (): PullStore
   openPayments (): OpenPaymentsStore
+  calls (): CallStore
 }
 
 declare module 'fastify' {
@@ -31,14 +33,14 @@ export default fp(async function storePlugin (app, opts: { database: string }) {
   if (postgres) {
     const store = await openPostgresStore(postgres)
     app.decorate('store', store)
-    app.decorate('featureStores', { tracker: () => postgresTrackerStore(store.pool), pull: () => postgresPullStore(store.pool), openPayments: () => postgresOpenPaymentsStore(store.pool) })
+    app.decorate('featureStores', { tracker: () => postgresTrackerStore(store.pool), pull: () => postgresPullStore(store.pool), openPayments: () => postgresOpenPaymentsStore(store.pool), calls: () => postgresCallStore(store.pool) })
     app.addHook('onClose', async () => { await store.close() })
     app.log.info({ store: store.kind, database: redactDatabaseUrl(opts.database) }, 'store opened')
     return
   }
   const store = openSqliteStore(opts.database)
   app.decorate('store', store)
-  app.decorate('featureStores', { tracker: () => openSqliteTrackerStore(store.db), pull: () => openSqlitePullStore(store.db), openPayments: () => createOpenPaymentsStore(store.db) })
+  app.decorate('featureStores', { tracker: () => openSqliteTrackerStore(store.db), pull: () => openSqlitePullStore(store.db), openPayments: () => createOpenPaymentsStore(store.db), calls: () => openSqliteCallStore(store.db) })
   app.addHook('onClose', async () => { await store.close() })
   app.log.info({ store: store.kind, database: opts.database }, 'store opened')
 }, { name: 'store', fastify: '5.x' })

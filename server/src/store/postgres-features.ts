@@ -3,6 +3,7 @@
 // The same interfaces as their SQLite versions, and the same row shapes (their row mappers are
 // reused); read-modify-write steps lock the row they change (SELECT … FOR UPDATE), and the webhook
 // outbox is claimed with FOR UPDATE SKIP LOCKED, so several companions never deliver one twice.
+import { POSTGRES_SCHEMA as CALLS_SCHEMA } from '../calls/store.ts'
 import type pg from 'pg'
 import { inPgTransaction } from './pg-transaction.ts'
 import { tokenHash, toGrant, toPayment as toIncomingPayment, toToken, type OpenPaymentsStore, type ReceiveResult } from '../open-payments/store.ts'
@@ -47,6 +48,7 @@ type Client = pg.PoolClient
 /** Creates the feature tables (the caller holds the migration lock). */
 export async function migrateFeatures (c: Client): Promise<void> {
   await c.query(SCHEMA)
+  await c.query(CALLS_SCHEMA)
 }
 
 const tx = inPgTransaction

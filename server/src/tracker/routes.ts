@@ -69,9 +69,8 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     createdAt: new Date(r.record.createdAt).toISOString()
   })
 
-  // The WebTorrent tracker: WebSocket upgrades of /announce, on the companion's own HTTP server. The
-  // tracker is the only WebSocket endpoint of this server; other paths are refused there.
-  app.server.on('upgrade', (req, socket, head: Buffer) => { tracker.protocol.upgrade(req, socket, head, clientAddress(req)) })
+  // The WebTorrent tracker: WebSocket upgrades of /announce, on the companion's own HTTP server.
+  app.onUpgrade('/announce', (req, socket, head) => { tracker.protocol.upgrade(req, socket, head, clientAddress(req)) })
   // Before the HTTP server closes: it waits for every open connection, and upgraded ones never end
   // by themselves.
   app.addHook('preClose', async () => { tracker.close() })
