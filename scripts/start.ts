@@ -53,6 +53,15 @@ for (const name of CREATORS) {
   if (typeof proxy !== 'string') creators[name] = legacy ? proxy.proxy.proxyPointer : account.paymentPointer
 }
 
+// The example site's call page ({{< call room="office-hours" >}}): a room paid to the demo account,
+// 0.01 USD a minute (the development agent streams 0.012 USD a minute). The host joins it free with
+// the room's host token in the page's address (#host=…), which the banner prints.
+const CALL_ROOM = 'office-hours'
+if (app.demo) {
+  const created = await app.calls.createRoom({ id: CALL_ROOM, title: 'Office hours', pointer: legacy ? app.demo.proxyPointer : app.demo.paymentPointer, rate: { amount: '1', assetCode: 'USD', assetScale: 2 } })
+  if ('error' in created && created.error !== 'room_exists') app.log.warn({ error: created.error, detail: created.detail }, 'could not create the example call room')
+}
+
 let site: StaticSite | undefined
 let watcher: FSWatcher | undefined
 let siteLine = ''
@@ -76,6 +85,7 @@ try {
     // This build is sealed right after (no warning about plain-text exclusive sections).
     '  [params.trickle]',
     '    sealed = true',
+    `    companion = ${JSON.stringify(config.publicUrl)}`,
     '  [params.trickle.devAgent]',
     `    btp = ${JSON.stringify(app.ilpNetwork.btpUrl)}`,
     `    mode = ${JSON.stringify(legacy ? 'receipts' : 'extension')}`,
@@ -102,6 +112,7 @@ try {
     process.exit(1)
   })
   siteLine = `  Example site    ${siteUrl}   (built, sealed; open a post and watch payments arrive below)`
+  if (app.demo) siteLine += `\n  Video call      ${siteUrl}posts/call/#host=${app.calls.tokens.hostToken(CALL_ROOM)}   (the host's link; readers pay 0.01 USD a minute)`
   let timer: NodeJS.Timeout | undefined
   watcher = watch(SITE_DIR, { recursive: true }, (_event, file) => {
     if (file && /^(public|resources)\//.test(String(file))) return
