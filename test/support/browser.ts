@@ -8,7 +8,10 @@ import { repoRoot } from '../../scripts/hugo.ts'
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const ARTIFACTS = `${repoRoot}test-artifacts`
 
-export async function launchChromium (): Promise<Browser> {
+/** Fake camera and microphone, allowed without a prompt (the call tests). */
+export const FAKE_MEDIA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']
+
+export async function launchChromium (extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -16,7 +19,7 @@ export async function launchChromium (): Promise<Browser> {
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
       // Host candidates as addresses, not mDNS names: two tabs of one test reach each other in a
       // network namespace with no multicast resolver.
-      '--disable-features=WebRtcHideLocalIpsWithMdns']
+      '--disable-features=WebRtcHideLocalIpsWithMdns', ...extraArgs]
   })
 }
 
