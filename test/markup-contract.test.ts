@@ -18,7 +18,7 @@ const cases = readdirSync(fixtures)
 
 interface Shape { tag: string, attributes: Record<string, string>, text?: string, children: Shape[] }
 
-const TRICKLE_ATTRIBUTE = /^(data-trickle|data-magnet|data-bytes|data-amount|data-asset|class$|hidden$|tabindex$|role$|aria-|type$)/
+const TRICKLE_ATTRIBUTE = /^(data-trickle|data-magnet|data-bytes|data-amount|data-asset|data-room|data-companion|class$|hidden$|tabindex$|role$|aria-|type$)/
 
 /** The Trickle elements of a page, as a comparable tree: tags and the attributes of the contract. */
 function shapes (html: string): Shape[] {
@@ -43,7 +43,7 @@ function shapes (html: string): Shape[] {
   const walk = (node: Root | Element) => {
     for (const c of node.children) {
       if (c.type !== 'element') continue
-      if ('dataTrickleExclusive' in c.properties || 'dataTrickleDownload' in c.properties) found.push(shape(c))
+      if ('dataTrickleExclusive' in c.properties || 'dataTrickleDownload' in c.properties || 'dataTrickleCall' in c.properties) found.push(shape(c))
       else walk(c)
     }
   }

@@ -11,7 +11,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { repoRoot } from '../scripts/hugo.ts'
 
-const PACKAGES = ['packages/trickle-core', 'plugins/rehype-trickle-monetization', 'plugins/rehype-trickle-seal', 'plugins/remark-trickle-download', 'plugins/remark-trickle-exclusive', 'packages/trickle-site', 'plugins/eleventy-plugin-trickle', 'plugins/astro-trickle']
+const PACKAGES = ['packages/trickle-core', 'plugins/rehype-trickle-monetization', 'plugins/rehype-trickle-seal', 'plugins/remark-trickle-call', 'plugins/remark-trickle-download', 'plugins/remark-trickle-exclusive', 'packages/trickle-site', 'plugins/eleventy-plugin-trickle', 'plugins/astro-trickle']
 const node24 = path.join(repoRoot, 'node_modules/.bin/node')
 /** Debian's Node 20 (the machine's own), when it is there: the oldest Node the packages support. */
 const node20 = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => { try { return /^v20\./.test(execFileSync(p, ['--version'], { encoding: 'utf8' })) } catch { return false } })

@@ -22,12 +22,15 @@ function readStrings (file: string): Record<string, string> {
   return strings
 }
 
-/** The reader script's and the download script's strings, keyed as the theme's partials key them. */
+/** The reader script's, the download script's and the call script's strings, keyed as the theme's partials key them. */
 export function configStrings (s: Record<string, string>) {
   const t = (k: string) => { if (s[k] === undefined) throw new Error(`theme i18n has no ${k}`); return s[k]! }
   return {
     reader: { thanks: t('exclusiveOpened'), streaming: t('paymentStarted'), sealed: { price: t('sealedPrice'), waiting: t('sealedWaiting'), progress: t('sealedProgress'), unlocking: t('sealedUnlocking'), noReceipts: t('sealedNoReceipts'), unreachable: t('sealedUnreachable'), broken: t('sealedBroken'), refused: t('sealedRefused'), bought: t('sealedBought') } },
     download: { needAgent: t('downloadNeedAgent'), paying: t('downloadPaying'), paid: t('downloadPaid'), connecting: t('downloadConnecting'), downloading: t('downloadProgress'), done: t('downloadDone'), save: t('downloadSave'), noPeers: t('downloadNoPeers'), refused: t('downloadRefused'), failed: t('downloadFailed'), unreachable: t('downloadUnreachable'), seeding: t('downloadSeeding'), mismatch: t('downloadMismatch'), notRegistered: t('downloadNotRegistered'), notAsRegistered: t('downloadNotAsRegistered'), notCovered: t('downloadNotCovered'), tooManyPeers: t('downloadTooManyPeers'), noProofKey: t('downloadNoProofKey') },
+    call: Object.fromEntries(['price', 'priceLoading', 'join', 'joinHost', 'waiting', 'needAgent', 'connecting', 'joined', 'paid', 'removedPayment', 'removedHost', 'left', 'closed', 'disconnected', 'full', 'notOpen', 'ended', 'unreachable', 'noCamera', 'you', 'host', 'remove', 'failed']
+      .map((k) => [k, t(`call${k[0]!.toUpperCase()}${k.slice(1)}`)])),
+    callBlock: { title: t('callTitle'), priceLoading: t('callPriceLoading'), join: t('callJoin'), leave: t('callLeave'), videos: t('callVideos') },
     exclusive: { title: t('exclusiveTitle'), titleNth: t('exclusiveTitleNth').replace('{{ .Count }}', '{n}'), ctaTitle: t('exclusiveCtaTitle'), cta: t('exclusiveCta'), learnMore: t('exclusiveLearnMore'), thanks: t('exclusiveThanks') }
   }
 }
@@ -37,6 +40,7 @@ export async function buildAssets (): Promise<string> {
   const ts = path.join(repo, 'theme/assets/ts')
   await build({ entryPoints: [path.join(ts, 'trickle.ts')], outfile: path.join(out, 'trickle.js'), bundle: true, minify: true, format: 'iife', target: 'es2020', logLevel: 'warning' })
   await build({ entryPoints: [path.join(ts, 'download.ts')], outfile: path.join(out, 'download.js'), bundle: true, minify: true, format: 'esm', target: 'es2020', logLevel: 'warning' })
+  await build({ entryPoints: [path.join(ts, 'call.ts')], outfile: path.join(out, 'call.js'), bundle: true, minify: true, format: 'esm', target: 'es2020', logLevel: 'warning' })
   copyFileSync(path.join(repo, 'theme/assets/css/main.css'), path.join(out, 'main.css'))
   const agent = path.join(repo, 'theme/assets/trickle/dev-agent.js')
   if (!existsSync(agent)) throw new Error('the development agent is not built: run `npm run build:agent` at the repository root')

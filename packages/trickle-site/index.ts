@@ -50,11 +50,17 @@ export interface IntegrationOptions {
   devAgent?: boolean | DevAgentOptions | null
   /** Seal the output after each build (never under the dev server): the companion and the site's public base URL. */
   seal?: SealOptions | null
+  /** The companion's URL for call blocks (`::call{room="…"}`) that name none; default: `seal.companion`. */
+  companion?: string | null
 }
 
 export interface SiteStrings {
   reader: unknown
   download: unknown
+  /** The call script's strings */
+  call: unknown
+  /** remark-trickle-call's labels */
+  callBlock: { title: string, priceLoading: string, join: string, leave: string, videos: string }
   /** remark-trickle-exclusive's labels */
   exclusive: { title: string, titleNth: string, ctaTitle: string, cta: string, learnMore: string, thanks: string }
 }
@@ -124,8 +130,22 @@ export function pageDecorator (opts: DecorateOptions): (html: string) => Promise
       el('script', { src: `${assetsPath}trickle.js`, defer: true })
     )
     let hasDownload = false
-    const visit = (n: Root | Element) => { for (const c of n.children) if (c.type === 'element') { if (c.properties.dataTrickleDownload !== undefined) hasDownload = true; visit(c) } }
+    let hasCall = false
+    const visit = (n: Root | Element) => {
+      for (const c of n.children) {
+        if (c.type !== 'element') continue
+        if (c.properties.dataTrickleDownload !== undefined) hasDownload = true
+        if (c.properties.dataTrickleCall !== undefined) hasCall = true
+        visit(c)
+      }
+    }
     visit(tree)
+    if (hasCall) {
+      body.children.push(
+        el('script', { type: 'application/json', id: 'trickle-call-config' }, json({ locale, i18n: strings.call })),
+        el('script', { type: 'module', src: `${assetsPath}call.js` })
+      )
+    }
     if (hasDownload) {
       body.children.push(
         el('script', { type: 'application/json', id: 'trickle-download-config' }, json({ locale, webtorrent: `${assetsPath}webtorrent.min.js`, i18n: strings.download })),

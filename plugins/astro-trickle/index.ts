@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { isUnifiedProcessor, unified } from '@astrojs/markdown-remark'
 import type { AstroIntegration } from 'astro'
 import remarkDirective from 'remark-directive'
+import remarkTrickleCall from 'remark-trickle-call'
 import remarkTrickleDownload from 'remark-trickle-download'
 import remarkTrickleExclusive from 'remark-trickle-exclusive'
 import { assetsDir, copyAssets, pageDecorator, htmlFiles, rehypeTricklePageData, sealBuild, siteStrings, type DevAgentOptions, type IntegrationOptions, type SealOptions } from 'trickle-site'
@@ -42,7 +43,8 @@ export default function trickle (options: Options = {}): AstroIntegration {
         const strings = siteStrings(locale)
         // Trickle's plugins are unified plugins: they run on Astro's unified Markdown processor
         // (@astrojs/markdown-remark), the site's own when it has one, else one made here.
-        const remarkPlugins: unknown[] = [remarkDirective, [remarkTrickleExclusive, { labels: strings.exclusive, price: options.price ?? null }], remarkTrickleDownload]
+        const remarkPlugins: unknown[] = [remarkDirective, [remarkTrickleExclusive, { labels: strings.exclusive, price: options.price ?? null }], remarkTrickleDownload,
+          [remarkTrickleCall, { companion: options.companion ?? options.seal?.companion ?? null, labels: strings.callBlock }]]
         const current = (config.markdown as { processor?: { name: string } }).processor
         if (current && isUnifiedProcessor(current)) {
           current.options.remarkPlugins.push(...(remarkPlugins as never[]))

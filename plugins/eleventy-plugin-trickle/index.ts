@@ -17,6 +17,7 @@ import rehypeStringify from 'rehype-stringify'
 import remarkDirective from 'remark-directive'
 import remarkParse from 'remark-parse'
 import remarkRehype from 'remark-rehype'
+import remarkTrickleCall from 'remark-trickle-call'
 import remarkTrickleDownload from 'remark-trickle-download'
 import remarkTrickleExclusive from 'remark-trickle-exclusive'
 import { copyAssets, pageDecorator, pageDataComment, sealBuild, siteStrings, type DevAgentOptions, type IntegrationOptions, type SealOptions } from 'trickle-site'
@@ -45,6 +46,7 @@ export default function tricklePlugin (eleventyConfig: EleventyConfig, options: 
   const markdown = unified().use(remarkParse).use(remarkDirective)
     .use(remarkTrickleExclusive, { labels: strings.exclusive, price: options.price ?? null })
     .use(remarkTrickleDownload)
+    .use(remarkTrickleCall, { companion: options.companion ?? options.seal?.companion ?? null, labels: strings.callBlock })
     .use(remarkRehype, { allowDangerousHtml: true }).use(rehypeRaw).use(rehypeStringify)
   eleventyConfig.setLibrary('md', {
     render (content, data = {}) {

@@ -19,6 +19,7 @@ import { unified } from 'unified'
 import { VFile } from 'vfile'
 import { parse as parseYaml } from 'yaml'
 import rehypeTrickleMonetization from 'rehype-trickle-monetization'
+import remarkTrickleCall from 'remark-trickle-call'
 import remarkTrickleDownload from 'remark-trickle-download'
 import remarkTrickleExclusive from 'remark-trickle-exclusive'
 
@@ -108,6 +109,7 @@ export function trickleProcessor (opts: { pointer?: string, scripts?: string[] }
     .use(remarkDirective)
     .use(remarkTrickleExclusive)
     .use(remarkTrickleDownload)
+    .use(remarkTrickleCall)
     .use(remarkRehype, { allowDangerousHtml: true })
     .use(rehypeRaw)
   if (!opts.scripts) return base.use(rehypeStringify)

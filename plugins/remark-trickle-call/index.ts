@@ -1,0 +1,2 @@
+export { default } from './lib/index.ts'
+export type { Labels, Options } from './lib/index.ts'
