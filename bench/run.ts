@@ -32,7 +32,7 @@ function ensureInstalled (say: (s: string) => void): void {
   if (r.status !== 0) throw new Error('npm --prefix bench install failed')
 }
 
-const BENCHES = ['verifier', 'tracker', 'stream', 'download', 'site', 'open-payments', 'stores'] as const
+const BENCHES = ['verifier', 'tracker', 'stream', 'download', 'site', 'open-payments', 'stores', 'calls'] as const
 type BenchName = typeof BENCHES[number]
 
 async function runBench (name: BenchName, ctx: Ctx): Promise<{ rows: Row[], details: Record<string, unknown> }> {
@@ -44,6 +44,7 @@ async function runBench (name: BenchName, ctx: Ctx): Promise<{ rows: Row[], deta
     case 'site': return (await import('./site.ts')).benchSite(ctx)
     case 'open-payments': return (await import('./open-payments.ts')).benchOpenPayments(ctx)
     case 'stores': return (await import('./postgres.ts')).benchPostgres(ctx)
+    case 'calls': return (await import('./calls.ts')).benchCalls(ctx)
   }
 }
 

@@ -257,3 +257,23 @@ test('Jitsi rooms: a paying attendee gets a short-lived HS256 JWT with the claim
   const r = await post(`${plain.url}/calls/rooms`, { id: 'x', pointer: plain.app.demo!.proxyPointer, rate: RATE, jitsi: true }, adminAuth)
   assert.equal(r.body.code, 'jitsi_not_configured')
 })
+
+test('one address may hold 32 signalling sockets; more are refused with 429 before any WebSocket', async (t) => {
+  const c = await companion(t)
+  const open = await Promise.all(Array.from({ length: 32 }, () => Signal.open(t, c)))
+  assert.equal(open.length, 32)
+  const refused = await new Promise<number>((resolve, reject) => {
+    const ws = new WebSocket(`${c.url.replace(/^http/, 'ws')}/calls/signal`)
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+    ws.on('open', () => reject(new Error('the 33rd socket opened')))
+    ws.on('error', () => {})
+  })
+  assert.equal(refused, 429)
+  // Upgrades of paths nobody serves are refused too.
+  const unknown = await new Promise<number>((resolve) => {
+    const ws = new WebSocket(`${c.url.replace(/^http/, 'ws')}/elsewhere`)
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+    ws.on('error', () => {})
+  })
+  assert.equal(unknown, 404)
+})

@@ -27,6 +27,7 @@ export const SignalClose = { InvalidTicket: 4001, Expired: 4002, InUse: 4003, Re
 
 class CallConnection extends Connection {
   member: Member | null = null
+  address = ''
   openedAt = 0
   budget = 0
   budgetAt = 0
@@ -54,17 +55,32 @@ function signalData (value: unknown): Json | undefined {
 }
 
 export interface CallSignalling {
-  upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void
+  /** `address`: the client's, as the per-address limit counts it (behind a trusted proxy, the forwarded one). */
+  upgrade (req: IncomingMessage, socket: Duplex, head: Buffer, address?: string): void
   readonly connections: number
   close (): void
 }
 
-export function createCallSignalling (opts: { calls: CallService, log: FastifyBaseLogger, maxMessagesPerMinute?: number, maxConnections?: number }): CallSignalling {
+export interface CallSignallingOptions {
+  calls: CallService
+  log: FastifyBaseLogger
+  maxMessagesPerMinute?: number
+  /** Signalling sockets open at once, from everyone (default 10,000). */
+  maxConnections?: number
+  /** …and from one address (default 32: a household's tabs); 0 for no limit. */
+  maxConnectionsPerAddress?: number
+}
+
+export function createCallSignalling (opts: CallSignallingOptions): CallSignalling {
   const log = opts.log.child({ service: 'call-signalling' })
   const perMinute = opts.maxMessagesPerMinute ?? 600
   const clock = () => Math.floor(performance.now() / 1000)
   // Connections that have not said hello: closed after HELLO_MS by one shared timer.
   const waiting = new Set<CallConnection>()
+  const perAddress = new Map<string, number>()
+  const perAddressLimit = opts.maxConnectionsPerAddress ?? 32
+  /** The address of the upgrade being answered (the transport makes its connection synchronously). */
+  let upgradingFrom = ''
   const wss = createWebSocketServer<CallConnection>({
     maxPayload: MAX_SDP + 4096,
     create (socket, t) {
@@ -73,6 +89,8 @@ export function createCallSignalling (opts: { calls: CallService, log: FastifyBa
       conn.budget = perMinute
       conn.budgetAt = t
       waiting.add(conn)
+      conn.address = upgradingFrom
+      if (upgradingFrom !== '') perAddress.set(upgradingFrom, (perAddress.get(upgradingFrom) ?? 0) + 1)
       return conn
     },
     clock,
@@ -87,6 +105,11 @@ export function createCallSignalling (opts: { calls: CallService, log: FastifyBa
     onLimit: (_conn, what) => { log.warn({ limit: what }, `call signalling limit reached: ${what}`) },
     close (conn) {
       waiting.delete(conn)
+      if (conn.address !== '') {
+        const n = (perAddress.get(conn.address) ?? 1) - 1
+        if (n <= 0) perAddress.delete(conn.address)
+        else perAddress.set(conn.address, n)
+      }
       const m = conn.member
       conn.member = null
       if (m) opts.calls.leave(m, 'disconnected')
@@ -180,9 +203,16 @@ export function createCallSignalling (opts: { calls: CallService, log: FastifyBa
   }
 
   return {
-    upgrade (req, socket, head) {
+    upgrade (req, socket, head, address) {
       if (wss.connections.size >= (opts.maxConnections ?? 10_000)) return rejectUpgrade(socket, 503, 'Too many call connections; try again later.')
-      wss.upgrade(req, socket, head)
+      const from = perAddressLimit > 0 ? (address ?? (req.socket.remoteAddress ?? '')).replace(/^::ffff:/, '') : ''
+      if (from !== '' && (perAddress.get(from) ?? 0) >= perAddressLimit) return rejectUpgrade(socket, 429, `At most ${perAddressLimit} call connections per address.`)
+      upgradingFrom = from
+      try {
+        wss.upgrade(req, socket, head)
+      } finally {
+        upgradingFrom = ''
+      }
     },
     get connections () { return wss.connections.size },
     close () {

@@ -1,5 +1,6 @@
 // The tracker on the companion's port: BitTorrent HTTP announce and scrape, the WebTorrent WebSocket
 // tracker on the same /announce URL, and the creator's torrent registrations.
+import { clientAddress } from '../client-address.ts'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -70,7 +71,7 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   // The WebTorrent tracker: WebSocket upgrades of /announce, on the companion's own HTTP server.
-  app.onUpgrade('/announce', (req, socket, head) => { tracker.protocol.upgrade(req, socket, head, clientAddress(req)) })
+  app.onUpgrade('/announce', (req, socket, head) => { tracker.protocol.upgrade(req, socket, head, clientAddress(req, app.config.trustProxy)) })
   // Before the HTTP server closes: it waits for every open connection, and upgraded ones never end
   // by themselves.
   app.addHook('preClose', async () => { tracker.close() })
@@ -81,13 +82,6 @@ const trackerRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // (app.rawGet: they are most of a tracker's requests); the Fastify routes below document them and
   // serve `inject`.
   const remoteIp = (req: IncomingMessage) => (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '')
-  // Behind a trusted reverse proxy (TRICKLE_TRUST_PROXY) every connection comes from the proxy: the
-  // client is the last address the proxy appended to X-Forwarded-For.
-  const clientAddress = (req: IncomingMessage) => {
-    const forwarded = app.config.trustProxy ? req.headers['x-forwarded-for'] : undefined
-    const last = typeof forwarded === 'string' ? forwarded.split(',').at(-1)!.trim() : ''
-    return (last || (req.socket.remoteAddress ?? '')).replace(/^::ffff:/, '')
-  }
   const announce = (req: IncomingMessage, res: ServerResponse) => {
     const body = tracker.protocol.announce(req.url ?? '', remoteIp(req))
     if (body instanceof Promise) void body.then((b) => { sendBencoded(res, b) })
