@@ -3,31 +3,20 @@
 // dark theme; a 390 px screen. Zero violations, each one named with its nodes when there is one.
 import assert from 'node:assert/strict'
 import { readFileSync, readdirSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import type { StaticSite } from '../scripts/static-server.ts'
+import { axeViolations } from './support/axe.ts'
 import { launchChromium } from './support/browser.ts'
 import { sealedExampleSite, type ExampleSite } from './support/example-site.ts'
 
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 let example: ExampleSite
 let dir: string
 let site: StaticSite
 let browser: Browser
 
-interface AxeResult { violations: Array<{ id: string, impact: string, help: string, nodes: Array<{ target: string[] }> }> }
-
-/** The page's violations, one line each (rule, impact, what it asks, where). */
-async function violations (page: Page): Promise<string[]> {
-  await page.addScriptTag({ content: axeSource })
-  const result = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run (ctx: Document, opts: unknown): Promise<AxeResult> } }).axe
-    return await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } })
-  }) as AxeResult
-  return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`)
-}
+const violations = axeViolations
 
 function pages (root: string, prefix = ''): string[] {
   const out: string[] = []

@@ -61,5 +61,7 @@ test('a paid call in Chromium: host and reader see each other, a full room refus
   assert.equal(r.unpaidState, 'waiting')
   assert.deepEqual(r.unpaidSockets, [], 'an unpaid page never opens the call\'s signalling, so never receives an offer')
   assert.equal(r.unpaidVideos, 0)
+  assert.deepEqual(r.axeJoined, [], 'axe: the block in a call, host and reader')
+  assert.deepEqual(r.axeRemoved, [], 'axe: the block after removal')
   assert.deepEqual(r.errors, [])
 })
