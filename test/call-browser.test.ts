@@ -5,40 +5,12 @@
 // file names the signalling or the host's token. Browser WebRTC does not use loopback, so it runs in
 // a network namespace with a veth pair that this test creates and removes.
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
 import { test } from 'node:test'
 import { repoRoot } from '../scripts/hugo.ts'
+import { browserNamespace, namespaceSkip } from './support/netns.ts'
 
-const ns = `trickle-call-${process.pid}`
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' })
-
-function canMakeNamespaces (): string | undefined {
-  if (process.getuid?.() !== 0) return 'network namespaces need root'
-  try { execFileSync('ip', ['netns', 'list'], { stdio: 'pipe' }) } catch { return 'the ip command (iproute2) is missing' }
-  return undefined
-}
-
-test('a paid call in Chromium: host and reader see each other, a full room refuses, a reader who stops paying is removed, an unpaid page hears nothing', { skip: canMakeNamespaces(), timeout: 180_000 }, async (t) => {
-  ip('netns', 'add', ns)
-  t.after(() => { try { ip('netns', 'delete', ns) } catch {} })
-  ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up')
-  ip('netns', 'exec', ns, 'ip', 'link', 'add', 'tcl0', 'type', 'veth', 'peer', 'name', 'tcl1')
-  ip('netns', 'exec', ns, 'ip', 'addr', 'add', '10.253.9.1/24', 'dev', 'tcl0')
-  ip('netns', 'exec', ns, 'ip', 'addr', 'add', '10.253.9.2/24', 'dev', 'tcl1')
-  ip('netns', 'exec', ns, 'ip', 'link', 'set', 'tcl0', 'up')
-  ip('netns', 'exec', ns, 'ip', 'link', 'set', 'tcl1', 'up')
-  // Chromium gathers ICE candidates only on the interface of the default route.
-  ip('netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', '10.253.9.2', 'dev', 'tcl0')
-
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, `${repoRoot}test/fixtures/call-scenario.ts`], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`scenario timed out\n${err}`)) }, 170_000)
-    child.on('exit', () => { clearTimeout(timer); resolve(out + (out.includes('RESULT') ? '' : err)) })
-  })
+test('a paid call in Chromium: host and reader see each other, a full room refuses, a reader who stops paying is removed, an unpaid page hears nothing', { skip: namespaceSkip(), timeout: 180_000 }, async (t) => {
+  const output = await browserNamespace(t, 'call', 9).run(`${repoRoot}test/fixtures/call-scenario.ts`, 170_000)
   const line = output.split('\n').find((l) => l.startsWith('RESULT '))
   assert.ok(line, `the scenario reported: ${output.slice(-2000)}`)
   const r = JSON.parse(line.slice(7)) as Record<string, unknown>

@@ -3,7 +3,6 @@
 // price. Browser WebRTC does not use loopback, so everything runs in a network namespace with a veth
 // pair that this test creates and removes (addresses of this machine's own test hosts only).
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -13,32 +12,11 @@ import { buildDevAgent } from '../scripts/build-dev-agent.ts'
 import { hugoBuild, repoRoot } from '../scripts/hugo.ts'
 import { serveStatic } from '../scripts/static-server.ts'
 import { launchChromium, screenshot, watchErrors } from './support/browser.ts'
+import { browserNamespace } from './support/netns.ts'
 
-const ns = `trickle-dl-${process.pid}`
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' })
 
 test('a paid download in the browser: paid once, peers after payment, bytes intact; then a second reader gets it from the first reader\'s tab', async (t) => {
-  ip('netns', 'add', ns)
-  t.after(() => { try { ip('netns', 'delete', ns) } catch {} })
-  ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up')
-  ip('netns', 'exec', ns, 'ip', 'link', 'add', 'tdl0', 'type', 'veth', 'peer', 'name', 'tdl1')
-  ip('netns', 'exec', ns, 'ip', 'addr', 'add', '10.253.7.1/24', 'dev', 'tdl0')
-  ip('netns', 'exec', ns, 'ip', 'addr', 'add', '10.253.7.2/24', 'dev', 'tdl1')
-  ip('netns', 'exec', ns, 'ip', 'link', 'set', 'tdl0', 'up')
-  ip('netns', 'exec', ns, 'ip', 'link', 'set', 'tdl1', 'up')
-  // Chromium gathers ICE candidates only on the interface of the default route: without one, a tab
-  // can reach the Node seeder (whose candidates it answers) but not another tab.
-  ip('netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', '10.253.7.2', 'dev', 'tdl0')
-
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, `${repoRoot}test/fixtures/download-scenario.ts`], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`scenario timed out\n${err}`)) }, 150_000)
-    child.on('exit', () => { clearTimeout(timer); resolve(out + (out.includes('RESULT') ? '' : err)) })
-  })
+  const output = await browserNamespace(t, 'dl', 7).run(`${repoRoot}test/fixtures/download-scenario.ts`, 150_000)
   const line = output.split('\n').find((l) => l.startsWith('RESULT '))
   assert.ok(line, `the scenario reported: ${output.slice(-2000)}`)
   const result = JSON.parse(line.slice(7)) as Record<string, unknown>

@@ -17,6 +17,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
+import { AddressCounts } from '../tracker/address-counts.ts'
 import { CloseCode, Connection, createWebSocketServer, rejectUpgrade } from '../tracker/websocket.ts'
 import type { CallService, LeaveReason, Member, MemberEvent } from './service.ts'
 
@@ -77,7 +78,7 @@ export function createCallSignalling (opts: CallSignallingOptions): CallSignalli
   const clock = () => Math.floor(performance.now() / 1000)
   // Connections that have not said hello: closed after HELLO_MS by one shared timer.
   const waiting = new Set<CallConnection>()
-  const perAddress = new Map<string, number>()
+  const perAddress = new AddressCounts()
   const perAddressLimit = opts.maxConnectionsPerAddress ?? 32
   /** The address of the upgrade being answered (the transport makes its connection synchronously). */
   let upgradingFrom = ''
@@ -90,7 +91,7 @@ export function createCallSignalling (opts: CallSignallingOptions): CallSignalli
       conn.budgetAt = t
       waiting.add(conn)
       conn.address = upgradingFrom
-      if (upgradingFrom !== '') perAddress.set(upgradingFrom, (perAddress.get(upgradingFrom) ?? 0) + 1)
+      perAddress.add(upgradingFrom)
       return conn
     },
     clock,
@@ -105,11 +106,7 @@ export function createCallSignalling (opts: CallSignallingOptions): CallSignalli
     onLimit: (_conn, what) => { log.warn({ limit: what }, `call signalling limit reached: ${what}`) },
     close (conn) {
       waiting.delete(conn)
-      if (conn.address !== '') {
-        const n = (perAddress.get(conn.address) ?? 1) - 1
-        if (n <= 0) perAddress.delete(conn.address)
-        else perAddress.set(conn.address, n)
-      }
+      perAddress.remove(conn.address)
       const m = conn.member
       conn.member = null
       if (m) opts.calls.leave(m, 'disconnected')
@@ -206,7 +203,7 @@ export function createCallSignalling (opts: CallSignallingOptions): CallSignalli
     upgrade (req, socket, head, address) {
       if (wss.connections.size >= (opts.maxConnections ?? 10_000)) return rejectUpgrade(socket, 503, 'Too many call connections; try again later.')
       const from = perAddressLimit > 0 ? (address ?? (req.socket.remoteAddress ?? '')).replace(/^::ffff:/, '') : ''
-      if (from !== '' && (perAddress.get(from) ?? 0) >= perAddressLimit) return rejectUpgrade(socket, 429, `At most ${perAddressLimit} call connections per address.`)
+      if (from !== '' && perAddress.count(from) >= perAddressLimit) return rejectUpgrade(socket, 429, `At most ${perAddressLimit} call connections per address.`)
       upgradingFrom = from
       try {
         wss.upgrade(req, socket, head)

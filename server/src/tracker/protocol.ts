@@ -20,6 +20,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import { bencode, failureReply, type Bencodable } from './bencode.ts'
 import { PeerList, Swarm, type Peer } from './swarm.ts'
+import { AddressCounts } from './address-counts.ts'
 import { CloseCode, Connection, createWebSocketServer, rejectUpgrade } from './websocket.ts'
 
 export type Authorization =
@@ -396,7 +397,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
   const limits: TrackerLimits = { ...DEFAULT_TRACKER_LIMITS, ...opts.limits }
   const swarms = new Map<string, Swarm>()
   /** Open WebSocket connections per address (only while the per-address limit is on). */
-  const perAddress = new Map<string, number>()
+  const perAddress = new AddressCounts()
   // A limit that bites is logged the first time, then at most once a minute with how often it bit.
   const bitten = new Map<string, { at: number, count: number }>()
   function limitHit (limit: string, detail: Record<string, unknown> = {}) {
@@ -567,7 +568,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       conn.announced = t
       conn.budget = limits.maxMessagesPerMinute
       conn.budgetAt = t
-      if (upgradingFrom !== '') perAddress.set(upgradingFrom, (perAddress.get(upgradingFrom) ?? 0) + 1)
+      perAddress.add(upgradingFrom)
       return conn
     },
     clock,
@@ -582,11 +583,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
     },
     onLimit: (_conn, what) => { limitHit(what) },
     close (conn) {
-      if (conn.address !== '' && limits.maxConnectionsPerAddress > 0) {
-        const n = (perAddress.get(conn.address) ?? 1) - 1
-        if (n <= 0) perAddress.delete(conn.address)
-        else perAddress.set(conn.address, n)
-      }
+      perAddress.remove(conn.address)
       const peers = conn.peers
       if (peers === null) return
       conn.peers = null
@@ -848,7 +845,7 @@ export function createTrackerProtocol (opts: TrackerProtocolOptions): TrackerPro
       }
       const from = limits.maxConnectionsPerAddress > 0 ? (address ?? (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '')) : ''
       if (from !== '') {
-        const open = perAddress.get(from) ?? 0
+        const open = perAddress.count(from)
         if (open >= limits.maxConnectionsPerAddress) {
           limitHit('maxConnectionsPerAddress', { address: from, connections: open })
           return rejectUpgrade(socket, 429, `At most ${limits.maxConnectionsPerAddress} tracker connections per address.`)
