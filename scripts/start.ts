@@ -112,7 +112,8 @@ try {
     process.exit(1)
   })
   siteLine = `  Example site    ${siteUrl}   (built, sealed; open a post and watch payments arrive below)`
-  if (app.demo) siteLine += `\n  Video call      ${siteUrl}posts/call/#host=${app.calls.tokens.hostToken(CALL_ROOM)}   (the host's link; readers pay 0.01 USD a minute)`
+  const callRoom = app.demo ? await app.calls.getRoom(CALL_ROOM) : undefined
+  if (callRoom) siteLine += `\n  Video call      ${siteUrl}posts/call/#host=${app.calls.hostToken(callRoom)}   (the host's link; readers pay ${formatAmount(BigInt(callRoom.rate.amount), callRoom.rate.assetCode, callRoom.rate.assetScale, 'en')} a minute)`
   let timer: NodeJS.Timeout | undefined
   watcher = watch(SITE_DIR, { recursive: true }, (_event, file) => {
     if (file && /^(public|resources)\//.test(String(file))) return

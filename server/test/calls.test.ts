@@ -163,7 +163,7 @@ test('signalling: only ticket holders hear the room; offers are relayed rebuilt;
   const stranger = await Signal.open(t, c)
   stranger.send({ type: 'signal', to: (hostWelcome.you as { id: string }).id, data: { type: 'offer', sdp: 'v=0' } })
   assert.equal((await stranger.next('error')).code, 'hello_first')
-  const forged = await Signal.open(t, c, `v1.studio.${'a'.repeat(32)}.attendee.9999999999.${'x'.repeat(43)}`)
+  const forged = await Signal.open(t, c, `v1.studio.${'a'.repeat(32)}.attendee.9999999999.${'0'.repeat(12)}.${'x'.repeat(43)}`)
   assert.equal((await forged.whenClosed()).code, 4001)
 
   const attendee = await post(`${c.url}/calls/rooms/studio/join`, { secret: await c.reader(10n * PERIOD), name: 'Ada' })
@@ -232,7 +232,7 @@ test('Jitsi rooms: a paying attendee gets a short-lived HS256 JWT with the claim
   const before = Math.floor(Date.now() / 1000)
   const joined = await post(`${c.url}/calls/rooms/town-hall/join`, { secret: await c.reader(5n * PERIOD), name: 'Ada' })
   assert.equal(joined.status, 200, JSON.stringify(joined.body))
-  assert.equal(joined.body.signal, null)
+  assert.equal(joined.body.signal, `${c.url.replace(/^http/, 'ws')}/calls/signal`, 'a Jitsi attendee keeps the signalling open: it is how each period is billed')
   const jitsi = joined.body.jitsi as { domain: string, room: string, jwt: string, expiresAt: string }
   assert.equal(jitsi.domain, 'meet.example.com')
   assert.match(jitsi.room, /^trickle-[0-9a-f]{24}$/)
@@ -276,4 +276,79 @@ test('one address may hold 32 signalling sockets; more are refused with 429 befo
     ws.on('error', () => {})
   })
   assert.equal(unknown, 404)
+})
+
+test('Jitsi attendees are billed each period while their page stays, and told to leave when it cannot pay', async (t) => {
+  const c = await companion(t, JITSI)
+  await c.room('jitsi-salon', { jitsi: true, maxParticipants: 50 })
+  const joined = await post(`${c.url}/calls/rooms/jitsi-salon/join`, { secret: await c.reader(2n * PERIOD) })
+  const ada = await Signal.open(t, c, joined.body.ticket as string)
+  const welcome = await ada.next('welcome')
+  assert.deepEqual(welcome.peers, [], 'a Jitsi room\'s members meet in Jitsi: the companion names nobody')
+  assert.equal((await ada.next('billed')).periods, 2)
+  assert.equal((await ada.next('removed')).reason, 'payment_stopped')
+})
+
+test('a dropped connection may come back with a new ticket, nothing spent; the host\'s removal bars the balance; a room made again has a new host token', async (t) => {
+  const c = await companion(t)
+  const { hostToken } = await c.room('lounge')
+  const host = await post(`${c.url}/calls/rooms/lounge/host`, {}, { authorization: `Bearer ${hostToken}` })
+  const hostSocket = await Signal.open(t, c, host.body.ticket as string)
+  await hostSocket.next('welcome')
+  const secret = await c.reader(100n * PERIOD)
+  const joined = await post(`${c.url}/calls/rooms/lounge/join`, { secret })
+  const first = await Signal.open(t, c, joined.body.ticket as string)
+  await first.next('welcome')
+  const before = await (await fetch(`${c.url}/balances/${balanceIdOf(secret)}`)).text()
+  first.ws.terminate()
+  assert.equal((await hostSocket.next('peer-left')).reason, 'disconnected')
+  // Another balance cannot take the place; the same one can, for free.
+  const thief = await post(`${c.url}/calls/rooms/lounge/join`, { secret: await c.reader(100n * PERIOD), resume: joined.body.attendee })
+  assert.equal(thief.body.code, 'unknown_resume')
+  const back = await post(`${c.url}/calls/rooms/lounge/join`, { secret, resume: joined.body.attendee })
+  assert.equal(back.status, 200, JSON.stringify(back.body))
+  assert.equal(back.body.charged, '0')
+  assert.equal(back.body.attendee, joined.body.attendee)
+  const again = await Signal.open(t, c, back.body.ticket as string)
+  await again.next('welcome')
+  assert.equal(((await hostSocket.until('joined again', () => hostSocket.messages.filter((m) => m.type === 'peer-joined')[1])) as { peer: { id: string } }).peer.id, joined.body.attendee)
+  assert.equal(await (await fetch(`${c.url}/balances/${balanceIdOf(secret)}`)).text(), before, 'nothing spent to come back')
+  // The old ticket does not work twice.
+  const replay = await Signal.open(t, c, joined.body.ticket as string)
+  assert.ok([4002, 4003].includes((await replay.whenClosed()).code))
+
+  // Removed by the host: the same balance cannot pay its way back in.
+  hostSocket.send({ type: 'remove', id: joined.body.attendee })
+  await again.next('removed')
+  const rejoin = await post(`${c.url}/calls/rooms/lounge/join`, { secret })
+  assert.deepEqual([rejoin.status, rejoin.body.code], [403, 'removed_by_host'])
+
+  // Closed and made again under the same name: the old host token is not the new room's.
+  assert.equal((await fetch(`${c.url}/calls/rooms/lounge`, { method: 'DELETE', headers: adminAuth })).status, 204)
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  const remade = await c.room('lounge')
+  assert.notEqual(remade.hostToken, hostToken)
+  assert.equal((await post(`${c.url}/calls/rooms/lounge/host`, {}, { authorization: `Bearer ${hostToken}` })).body.code, 'invalid_host_token')
+})
+
+test('a member cannot flood another off the call: relayed signals are bounded in bytes, and a member that does not read gets none', async (t) => {
+  const c = await companion(t)
+  const { hostToken } = await c.room('arena')
+  const host = await post(`${c.url}/calls/rooms/arena/host`, {}, { authorization: `Bearer ${hostToken}` })
+  const hostSocket = await Signal.open(t, c, host.body.ticket as string)
+  const hostId = ((await hostSocket.next('welcome')).you as { id: string }).id
+  const joined = await post(`${c.url}/calls/rooms/arena/join`, { secret: await c.reader(100n * PERIOD) })
+  const attacker = await Signal.open(t, c, joined.body.ticket as string)
+  await attacker.next('welcome')
+  // The host's link is slow: it reads nothing while the attacker sends 200 offers of 64 KB (13 MB).
+  const raw = (hostSocket.ws as unknown as { _socket: { pause (): void, resume (): void } })._socket
+  raw.pause()
+  const sdp = 'v=0\r\n' + 'a'.repeat(64 * 1024 - 10)
+  for (let i = 0; i < 200; i++) attacker.send({ type: 'signal', to: hostId, data: { type: 'offer', sdp } })
+  const refused = await attacker.until('a refusal', () => attacker.messages.find((m) => m.type === 'error' && (m.code === 'too_much_signalling' || m.code === 'peer_busy')))
+  assert.ok(refused)
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  raw.resume()
+  assert.ok(c.app.calls.members('arena').some((m) => m.id === hostId && m.send), 'the host is still in the call')
+  assert.equal(hostSocket.closed, undefined)
 })

@@ -71,6 +71,33 @@ test('a WebRTC offer from a peer on one instance reaches a peer on another, and 
   await eventually('A to forget B\'s closed peer', () => a!.app.tracker.protocol.stats(h)?.ws === 1)
 })
 
+test('a burst of large offers crosses to the other instance whole: bus messages are split by size, not only by count', async (t) => {
+  const [a, b] = await cluster(t, 2)
+  const h = infoHash()
+  const onB: WsPeer[] = []
+  for (let i = 0; i < 10; i++) {
+    const p = await WsPeer.open(b!.url, `b-${i}`)
+    t.after(() => { p.close() })
+    p.send(h, { numwant: 0, left: 0, event: 'started' })
+    await p.next()
+    onB.push(p)
+  }
+  await eventually('A to know B\'s ten peers', () => a!.app.tracker.protocol.stats(h)?.ws === 10)
+  // Five peers on A announce at once, each with ten offers of 17 KB (under the 256 KB message bound): about 600 KB for B in one turn, over 1 MB once escaped into bus messages.
+  const big = (n: number) => ({ offer: { type: 'offer', sdp: `v=0\r\no=- ${n} 2 IN IP4 127.0.0.1\r\n${'a=x\r\n'.repeat(3500)}` }, offer_id: randomBytes(20).toString('hex') })
+  const onA: WsPeer[] = []
+  for (let i = 0; i < 5; i++) {
+    const p = await WsPeer.open(a!.url, `a-${i}`)
+    t.after(() => { p.close() })
+    onA.push(p)
+  }
+  onA.forEach((p, i) => { p.send(h, { numwant: 10, left: 1000, event: 'started', offers: Array.from({ length: 10 }, (_, k) => big(i * 10 + k)) }) })
+  const offersOn = (peers: WsPeer[]) => peers.reduce((n, p) => n + p.pending(), 0)
+  // Every offer went to one of the other 14 peers; those on B came over the bus.
+  await eventually('all 50 offers to arrive', () => offersOn(onB) + offersOn(onA) - onA.length >= 50, 10_000)
+    .catch((err: Error) => { throw new Error(`${err.message}: on B ${offersOn(onB)}, on A ${offersOn(onA) - onA.length}`) })
+})
+
 test('a paid torrent registered on one instance is sold and enforced on the others; removing it empties its swarm everywhere', async (t) => {
   const [a, b, c] = await cluster(t, 3)
   const created = await licensedTorrent(a!.app, a!.url, randomBytes(5000), { name: 'cluster.pdf', cents: '100' })

@@ -18,7 +18,9 @@ export const CallError = {
   Full: 'room_full',
   NoPayment: 'no_payment',
   PaymentRequired: 'payment_required',
-  UnknownAttendee: 'unknown_attendee'
+  UnknownAttendee: 'unknown_attendee',
+  RemovedByHost: 'removed_by_host',
+  UnknownResume: 'unknown_resume'
 } as const
 export type CallError = typeof CallError[keyof typeof CallError]
 
@@ -40,7 +42,9 @@ export const callErrorStatus: { [E in CallError]: number } = {
   room_full: 409,
   no_payment: 402,
   payment_required: 402,
-  unknown_attendee: 404
+  unknown_attendee: 404,
+  removed_by_host: 403,
+  unknown_resume: 409
 }
 
 export const callErrorMessage: { [E in CallError]: string } = {
@@ -61,5 +65,7 @@ export const callErrorMessage: { [E in CallError]: string } = {
   room_full: 'the room is full',
   no_payment: 'no payment to this room\'s receiver has been credited to this balance yet',
   payment_required: 'the balance does not cover the first period yet',
-  unknown_attendee: 'nobody in this room has this id'
+  unknown_attendee: 'nobody in this room has this id',
+  removed_by_host: 'the host removed this balance\'s reader from this room',
+  unknown_resume: 'nobody of this balance is waiting to reconnect in this room: join again'
 }

@@ -47,7 +47,7 @@ const Joined = Type.Object({
   periodSeconds: Type.Integer(),
   graceSeconds: Type.Integer(),
   asset: Asset,
-  signal: Type.Union([Type.String(), Type.Null()], { description: 'The signalling WebSocket (connect, then send {"type":"hello","ticket":…} within 10 s; protocol: server/src/calls/signalling.ts); null for a Jitsi room' }),
+  signal: Type.String({ description: 'The signalling WebSocket: connect, then send {"type":"hello","ticket":…} within 10 s (protocol: server/src/calls/signalling.ts). In a Jitsi room too: while it is open, the companion bills each period; when a period cannot be paid, it tells the page to leave' }),
   iceServers: Type.Array(Type.Object({ urls: Type.Union([Type.String(), Type.Array(Type.String())]), username: Type.Optional(Type.String()), credential: Type.Optional(Type.String()) })),
   jitsi: Type.Optional(Type.Object({ domain: Type.String(), room: Type.String(), jwt: Type.String(), expiresAt: Type.String() })),
   balance: Type.Optional(Amount)
@@ -144,7 +144,7 @@ const callsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (_req, reply) => {
     reply.header('cache-control', 'no-store')
-    return (await calls.listRooms()).map((r) => ({ room: view(r), hostToken: calls.tokens.hostToken(r.id), participants: calls.occupancy(r.id) }))
+    return (await calls.listRooms()).map((r) => ({ room: view(r), hostToken: calls.hostToken(r), participants: calls.occupancy(r.id) }))
   })
 
   app.get('/calls/rooms/:room', {
@@ -183,9 +183,10 @@ const callsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: Type.Object({ room: RoomId }),
       body: Type.Object({
         secret: Type.String({ minLength: 1, maxLength: 64, description: 'The reader\'s balance secret' }),
-        name: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'Shown to the others' }))
+        name: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'Shown to the others' })),
+        resume: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$', description: 'Back after the connection dropped: this balance\'s attendee id; a new ticket, nothing spent (within 15 s, or the grace if longer)' }))
       }, { additionalProperties: false }),
-      response: { 200: Joined, 400: errorRef, 402: Refusal, 404: errorRef, 409: Refusal, 410: errorRef }
+      response: { 200: Joined, 400: errorRef, 402: Refusal, 403: errorRef, 404: errorRef, 409: Refusal, 410: errorRef }
     }
   }, async (req, reply) => {
     const r = await calls.join(req.params.room, req.body, signalUrl)
@@ -200,11 +201,14 @@ const callsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'The host joins their room, without paying',
       security: bearer,
       params: Type.Object({ room: RoomId }),
-      body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })) }, { additionalProperties: false })),
-      response: { 200: Joined, 400: errorRef, 403: errorRef, 404: errorRef, 409: errorRef }
+      body: Type.Optional(Type.Object({
+        name: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+        resume: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$', description: 'Back after the connection dropped: the host\'s attendee id' }))
+      }, { additionalProperties: false })),
+      response: { 200: Joined, 400: errorRef, 403: errorRef, 404: errorRef, 409: Refusal }
     }
   }, async (req, reply) => {
-    const r = await calls.hostJoin(req.params.room, hostToken(req), req.body?.name, signalUrl)
+    const r = await calls.hostJoin(req.params.room, hostToken(req), req.body?.name, signalUrl, req.body?.resume)
     if ('error' in r) return refused(reply, r)
     reply.header('cache-control', 'no-store')
     return joined(r)
@@ -222,7 +226,7 @@ const callsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (req, reply) => {
     const r = await calls.getRoom(req.params.room)
     if (!r) return fail(reply, 'unknown_room')
-    if (!calls.tokens.isHostToken(r.id, hostToken(req))) return fail(reply, 'invalid_host_token')
+    if (!calls.tokens.isHostToken(r, hostToken(req))) return fail(reply, 'invalid_host_token')
     if (!calls.remove(r.id, req.body.attendee)) return fail(reply, 'unknown_attendee')
     return reply.code(204).send(null)
   })

@@ -68,6 +68,10 @@ export interface Member extends PeerInfo {
   /** Set by the signalling side while connected */
   send?: (e: MemberEvent) => void
   close?: (reason: LeaveReason) => void
+  /** Bytes queued for this member's socket (a slow reader), set with `send` */
+  backlog?: () => number
+  /** It said hello once (a later deadline is a reconnection's) */
+  wasConnected?: boolean
 }
 
 export interface JoinResult {
@@ -80,8 +84,8 @@ export interface JoinResult {
   periodMs: number
   graceMs: number
   asset: { assetCode: string, assetScale: number }
-  /** Where to connect with the ticket; null for a Jitsi room */
-  signal: string | null
+  /** Where to connect with the ticket (in a Jitsi room too: it is how the companion keeps billing) */
+  signal: string
   iceServers: CallSettings['iceServers']
   jitsi?: { domain: string, room: string, jwt: string, expiresAt: number }
   balance?: bigint
@@ -109,8 +113,11 @@ export interface CallService {
   deleteRoom (id: string): Promise<boolean>
   /** Participants now (the host included): for `full` in the room's public view. */
   occupancy (room: string): number
-  join (roomId: string, body: { secret?: unknown, name?: unknown }, signalUrl: string): Promise<JoinResult | JoinRefusal>
-  hostJoin (roomId: string, hostToken: unknown, name: unknown, signalUrl: string): Promise<JoinResult | JoinRefusal>
+  /** `resume`: the attendee id of this balance's reader whose connection dropped (a new ticket, nothing spent). */
+  join (roomId: string, body: { secret?: unknown, name?: unknown, resume?: unknown }, signalUrl: string): Promise<JoinResult | JoinRefusal>
+  hostJoin (roomId: string, hostToken: unknown, name: unknown, signalUrl: string, resume?: unknown): Promise<JoinResult | JoinRefusal>
+  /** The host token of a room (derived: the same every time, another for a room made again). */
+  hostToken (room: Room): string
   /** The member a valid, unused ticket admits, for the signalling connection's hello. */
   admit (ticket: unknown): { member: Member, peers: PeerInfo[] } | { error: 'invalid_ticket' | 'ticket_expired' | 'ticket_in_use' | 'removed' }
   /** A member's connection closed or it left: it leaves the room. */
@@ -140,8 +147,13 @@ export function createCallService (deps: CallDeps): CallService {
   const rooms = new Map<string, Map<string, Member>>()
   /** Tickets already used for a connection (until they expire), so one ticket opens one socket. */
   const usedTickets = new Map<string, number>()
-  /** Attendees removed (by the host, or for want of payment): their ticket never admits them again. */
-  const removed = new Set<string>()
+  /** Attendees removed (by the host, or for want of payment), until their tickets are long expired. */
+  const removed = new Map<string, number>()
+  /** Balances whose reader the host removed, per room: they cannot buy their way back in. */
+  const banned = new Map<string, number>()
+  const FORGET_MS = 24 * 3600_000
+  /** How long a member whose connection dropped may reconnect (a new ticket, nothing spent) before it leaves. */
+  const reconnectMs = Math.max(15_000, s.graceMs)
 
   const membersOf = (room: string) => {
     let m = rooms.get(room)
@@ -150,7 +162,19 @@ export function createCallService (deps: CallDeps): CallService {
   }
 
   function broadcast (room: string, e: MemberEvent, except?: string) {
+    // A Jitsi room's members meet in Jitsi: the companion tells them only about themselves.
+    if (roomCache.get(room)?.entry?.jitsiRoom) return
     for (const m of rooms.get(room)?.values() ?? []) if (m.id !== except) m.send?.(e)
+  }
+
+  /** A member whose connection dropped: the others drop theirs to it; it may come back for a while. */
+  function detach (m: Member) {
+    if (rooms.get(m.room)?.get(m.id) !== m || m.connectBy !== undefined) return
+    m.send = undefined
+    m.close = undefined
+    m.backlog = undefined
+    m.connectBy = now() + reconnectMs
+    broadcast(m.room, { type: 'peer-left', id: m.id, reason: 'disconnected' })
   }
 
   function drop (m: Member, reason: LeaveReason) {
@@ -159,7 +183,8 @@ export function createCallService (deps: CallDeps): CallService {
     members.delete(m.id)
     if (members.size === 0) rooms.delete(m.room)
     if (reason === 'payment_stopped' || reason === 'removed_by_host' || reason === 'room_closed') {
-      removed.add(m.id)
+      removed.set(m.id, now() + FORGET_MS)
+      if (reason === 'removed_by_host' && m.balanceId) banned.set(`${m.room}\n${m.balanceId}`, now() + FORGET_MS)
       m.send?.({ type: 'removed', reason })
     }
     m.close?.(reason)
@@ -189,7 +214,7 @@ export function createCallService (deps: CallDeps): CallService {
       periodMs: room.periodMs,
       graceMs: s.graceMs,
       asset: room.asset,
-      signal: room.jitsiRoom ? null : signalUrl,
+      signal: signalUrl,
       iceServers: s.iceServers,
       ...(jitsi ? { jitsi } : {}),
       ...(balance !== undefined ? { balance } : {})
@@ -209,12 +234,14 @@ export function createCallService (deps: CallDeps): CallService {
     })
   }
 
-  const roomCache = new Map<string, Room>()
+  // Read again every few seconds: another instance may have closed the room.
+  const roomCache = new Map<string, { entry: Room | undefined, at: number }>()
+  const ROOM_CACHE_MS = 5000
   async function room (id: string): Promise<Room | undefined> {
     const cached = roomCache.get(id)
-    if (cached) return cached
+    if (cached && now() - cached.at < ROOM_CACHE_MS) return cached.entry
     const r = await deps.store.getRoom(id)
-    if (r) roomCache.set(id, r)
+    if (r || cached) roomCache.set(id, { entry: r, at: now() })
     return r
   }
 
@@ -225,13 +252,17 @@ export function createCallService (deps: CallDeps): CallService {
     try {
       const t = now()
       for (const [key, exp] of usedTickets) if (exp <= t) usedTickets.delete(key)
+      for (const [key, until] of removed) if (until <= t) removed.delete(key)
+      for (const [key, until] of banned) if (until <= t) banned.delete(key)
       for (const members of [...rooms.values()]) {
         for (const m of [...members.values()]) {
           const r = await room(m.room)
           if (!r) { drop(m, 'room_closed'); continue }
-          if (m.connectBy !== undefined && t >= m.connectBy) { drop(m, 'never_connected'); continue }
+          if (m.connectBy !== undefined && t >= m.connectBy) { drop(m, m.wasConnected ? 'disconnected' : 'never_connected'); continue }
           if (r.endsAt !== undefined && t >= r.endsAt) { drop(m, 'room_closed'); continue }
           if (m.role === 'host' || t < m.nextChargeAt) continue
+          // It may have left while an earlier charge of this pass was awaited.
+          if (rooms.get(m.room)?.get(m.id) !== m) continue
           const spent = await charge(r, m, m.periods)
           if (spent.kind === 'granted') {
             m.periods++
@@ -293,9 +324,10 @@ export function createCallService (deps: CallDeps): CallService {
       }
       if (!await deps.store.createRoom(r)) return { error: CallError.RoomExists }
       log.info({ room: r.id, receiver, rate: formatPrice(r.rate), periodUnits: periodAmount.toString(), maxParticipants: r.maxParticipants, jitsi }, `call room created: "${r.id}" at ${formatPrice(r.rate)} per minute`)
-      return { room: r, hostToken: tokens.hostToken(r.id) }
+      return { room: r, hostToken: tokens.hostToken(r) }
     },
     getRoom: room,
+    hostToken: (r) => tokens.hostToken(r),
     listRooms: () => deps.store.listRooms(),
     async deleteRoom (id) {
       const gone = await deps.store.deleteRoom(id)
@@ -312,6 +344,14 @@ export function createCallService (deps: CallDeps): CallService {
       const name = body.name === undefined ? 'Guest' : body.name
       if (typeof name !== 'string' || !NAME.test(name.trim())) return { error: CallError.InvalidName }
       const t = now()
+      if ((banned.get(`${r.id}\n${balanceId}`) ?? 0) > t) return { error: CallError.RemovedByHost }
+      if (body.resume !== undefined) {
+        // The same reader (the same balance) back after its connection dropped: a new ticket, nothing spent.
+        const m = typeof body.resume === 'string' ? rooms.get(r.id)?.get(body.resume) : undefined
+        if (!m || m.role !== 'attendee' || m.balanceId !== balanceId || m.connectBy === undefined) return { error: CallError.UnknownResume }
+        m.connectBy = Math.max(m.connectBy, t + Math.min(s.connectMs, reconnectMs))
+        return result(r, m, 0n, signalUrl)
+      }
       const closed = openProblem(r, t)
       if (closed) return { error: closed }
       // Checked before anything is spent: a full room costs nothing.
@@ -320,7 +360,11 @@ export function createCallService (deps: CallDeps): CallService {
       const m: Member = { id: randomBytes(16).toString('hex'), name: name.trim(), role: 'attendee', room: r.id, balanceId, periods: 0, paid: 0n, nextChargeAt: t, connectBy: t + s.connectMs }
       // Held while the first period is spent, so racing joins cannot overfill the room.
       members.set(m.id, m)
-      const spent = await charge(r, m, 0).catch((err: unknown) => { members.delete(m.id); throw err })
+      const spent = await charge(r, m, 0).catch((err: unknown) => {
+        members.delete(m.id)
+        if (members.size === 0) rooms.delete(r.id)
+        throw err
+      })
       if (spent.kind !== 'granted') {
         members.delete(m.id)
         if (members.size === 0) rooms.delete(r.id)
@@ -332,10 +376,16 @@ export function createCallService (deps: CallDeps): CallService {
       log.info({ room: r.id, attendee: m.id, balance: balanceId, chargedUnits: spent.charged.toString() }, `call: attendee ${m.id.slice(0, 8)} paid to join "${r.id}" (${formatPrice(r.rate)} per minute)`)
       return result(r, m, spent.charged, signalUrl, spent.balance)
     },
-    async hostJoin (roomId, hostToken, name, signalUrl) {
+    async hostJoin (roomId, hostToken, name, signalUrl, resume) {
       const r = await room(roomId)
       if (!r) return { error: CallError.UnknownRoom }
-      if (!tokens.isHostToken(r.id, hostToken)) return { error: CallError.InvalidHostToken }
+      if (!tokens.isHostToken(r, hostToken)) return { error: CallError.InvalidHostToken }
+      if (resume !== undefined) {
+        const m = typeof resume === 'string' ? rooms.get(r.id)?.get(resume) : undefined
+        if (!m || m.role !== 'host' || m.connectBy === undefined) return { error: CallError.UnknownResume }
+        m.connectBy = Math.max(m.connectBy, now() + Math.min(s.connectMs, reconnectMs))
+        return result(r, m, 0n, signalUrl)
+      }
       const display = name === undefined ? 'Host' : name
       if (typeof display !== 'string' || !NAME.test(display.trim())) return { error: CallError.InvalidName }
       const t = now()
@@ -350,17 +400,18 @@ export function createCallService (deps: CallDeps): CallService {
       if (t === 'invalid') return { error: 'invalid_ticket' }
       if (t === 'expired') return { error: 'ticket_expired' }
       if (removed.has(t.attendee)) return { error: 'removed' }
-      const key = `${t.room}\n${t.attendee}`
       const m = rooms.get(t.room)?.get(t.attendee)
-      if (usedTickets.has(key) || (m && m.connectBy === undefined)) return { error: 'ticket_in_use' }
+      if (usedTickets.has(ticket as string) || (m && m.connectBy === undefined)) return { error: 'ticket_in_use' }
       if (!m) return { error: 'ticket_expired' }
-      usedTickets.set(key, t.exp * 1000)
+      usedTickets.set(ticket as string, t.exp * 1000)
       delete m.connectBy
-      const peers = [...rooms.get(t.room)!.values()].filter((p) => p.id !== m.id && p.connectBy === undefined).map(({ id, name, role }) => ({ id, name, role }))
+      m.wasConnected = true
+      const jitsi = roomCache.get(t.room)?.entry?.jitsiRoom !== undefined
+      const peers = jitsi ? [] : [...rooms.get(t.room)!.values()].filter((p) => p.id !== m.id && p.connectBy === undefined).map(({ id, name, role }) => ({ id, name, role }))
       broadcast(t.room, { type: 'peer-joined', peer: { id: m.id, name: m.name, role: m.role } }, m.id)
       return { member: m, peers }
     },
-    leave: drop,
+    leave: (m, reason) => { if (reason === 'disconnected') detach(m); else drop(m, reason) },
     remove (roomId, attendee) {
       const m = rooms.get(roomId)?.get(attendee)
       if (!m) return false

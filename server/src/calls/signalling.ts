@@ -23,6 +23,14 @@ import type { CallService, LeaveReason, Member, MemberEvent } from './service.ts
 
 const HELLO_MS = 10_000
 const MAX_SDP = 64 * 1024
+/**
+ * Bytes of signals one connection may relay per minute (a bucket of as many, refilled evenly). A
+ * mesh of six renegotiating now and then sends a few hundred KB; without a bound, one member could
+ * queue megabytes at another until the transport drops the slow one (a kick by flooding).
+ */
+const SIGNAL_BYTES_PER_MINUTE = 2 * 1024 * 1024
+/** A member whose socket has this much queued gets no more relayed signals until it drains. */
+const MAX_BACKLOG = 512 * 1024
 const MAX_CANDIDATE = 2048
 export const SignalClose = { InvalidTicket: 4001, Expired: 4002, InUse: 4003, Removed: 4004, NoHello: 4005 } as const
 
@@ -32,6 +40,8 @@ class CallConnection extends Connection {
   openedAt = 0
   budget = 0
   budgetAt = 0
+  bytes = 0
+  bytesAt = 0
 }
 
 type Json = Record<string, unknown>
@@ -89,6 +99,8 @@ export function createCallSignalling (opts: CallSignallingOptions): CallSignalli
       conn.openedAt = Date.now()
       conn.budget = perMinute
       conn.budgetAt = t
+      conn.bytes = SIGNAL_BYTES_PER_MINUTE
+      conn.bytesAt = t
       waiting.add(conn)
       conn.address = upgradingFrom
       perAddress.add(upgradingFrom)
@@ -135,6 +147,17 @@ export function createCallSignalling (opts: CallSignallingOptions): CallSignalli
     return false
   }
 
+  function withinBytes (conn: CallConnection, n: number): boolean {
+    const t = clock()
+    if (t > conn.bytesAt) {
+      conn.bytes = Math.min(SIGNAL_BYTES_PER_MINUTE, conn.bytes + Math.floor(((t - conn.bytesAt) * SIGNAL_BYTES_PER_MINUTE) / 60))
+      conn.bytesAt = t
+    }
+    if (conn.bytes < n) return false
+    conn.bytes -= n
+    return true
+  }
+
   function hello (conn: CallConnection, m: Json) {
     const admitted = opts.calls.admit(m.ticket)
     waiting.delete(conn)
@@ -147,6 +170,7 @@ export function createCallSignalling (opts: CallSignallingOptions): CallSignalli
     const member = admitted.member
     conn.member = member
     member.send = (e: MemberEvent) => { if (!conn.closed) send(conn, e as unknown as Json) }
+    member.backlog = () => conn.socket.writableLength
     member.close = (reason: LeaveReason) => {
       conn.member = null
       if (!conn.closed) wss.close(conn, reason === 'left' || reason === 'disconnected' ? CloseCode.Normal : SignalClose.Removed, reason)
@@ -181,6 +205,8 @@ export function createCallSignalling (opts: CallSignallingOptions): CallSignalli
         if (!data) return error(conn, 'invalid_signal', 'data must be {type: "offer"|"answer", sdp} or {candidate}')
         const to = typeof m.to === 'string' ? opts.calls.members(member.room).find((p) => p.id === m.to && p.send) : undefined
         if (!to) return error(conn, 'unknown_peer', 'nobody connected in this room has that id')
+        if (!withinBytes(conn, text.length)) return error(conn, 'too_much_signalling', `at most ${SIGNAL_BYTES_PER_MINUTE} bytes of signals a minute`)
+        if ((to.backlog?.() ?? 0) > MAX_BACKLOG) return error(conn, 'peer_busy', 'that member is not reading its signals; try again in a moment')
         to.send!({ type: 'signal', from: member.id, data } as unknown as MemberEvent)
         return
       }

@@ -1,20 +1,22 @@
 // The credentials of paid calls, all derived from the companion's admin token, so none is stored:
 //
-//   host token   base64url(HMAC(hostKey, "room\n" + room))                    one per room, for its host
-//   join ticket  v1.{room}.{attendee}.{role}.{exp}.{mac}                      one per paid join; the
-//                mac = HMAC(ticketKey, the fields), exp in whole seconds       signalling socket admits
+//   host token   base64url(HMAC(hostKey, "room\n" + room + "\n" + createdAt)) one per room, for its host (a
+//                                                                             room made again later has another)
+//   join ticket  v1.{room}.{attendee}.{role}.{exp}.{nonce}.{mac}              one per paid join (or
+//                mac = HMAC(ticketKey, the fields), exp in whole seconds       reconnection); the
+//                                                                             signalling socket admits
 //                                                                             it once, before exp
 //   Jitsi JWT    HS256, the claims Jitsi Meet's token authentication reads    (prosody's mod_auth_token:
 //                (aud, iss, sub, room, exp, nbf, context.user)                 https://github.com/jitsi/lib-jitsi-meet/blob/master/doc/tokens.md)
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 
 export type Role = 'host' | 'attendee'
 
 export interface Ticket { room: string, attendee: string, role: Role, exp: number }
 
 export interface CallTokens {
-  hostToken (room: string): string
-  isHostToken (room: string, token: unknown): boolean
+  hostToken (room: { id: string, createdAt: number }): string
+  isHostToken (room: { id: string, createdAt: number }, token: unknown): boolean
   ticket (t: Ticket): string
   /** The ticket's fields when its MAC holds; `expired` when it held but its time is past. */
   readTicket (ticket: unknown, nowMs: number): Ticket | 'invalid' | 'expired'
@@ -29,21 +31,22 @@ export function createCallTokens (adminToken: string): CallTokens {
   const hostKey = createHash('sha256').update('trickle call host token\n').update(adminToken).digest()
   const ticketKey = createHash('sha256').update('trickle call ticket\n').update(adminToken).digest()
   const mac = (fields: string) => createHmac('sha256', ticketKey).update(fields).digest('base64url')
-  const hostToken = (room: string) => createHmac('sha256', hostKey).update(`room\n${room}`).digest('base64url')
+  const hostToken = (room: { id: string, createdAt: number }) => createHmac('sha256', hostKey).update(`room\n${room.id}\n${room.createdAt}`).digest('base64url')
   return {
     hostToken,
     isHostToken: (room, token) => typeof token === 'string' && token.length > 0 && token.length < 100 && same(token, hostToken(room)),
     ticket (t) {
-      const fields = `v1.${t.room}.${t.attendee}.${t.role}.${t.exp}`
+      // A nonce of its own: two tickets for one attendee within a second (a reconnection) differ.
+      const fields = `v1.${t.room}.${t.attendee}.${t.role}.${t.exp}.${randomBytes(6).toString('hex')}`
       return `${fields}.${mac(fields)}`
     },
     readTicket (ticket, nowMs) {
       if (typeof ticket !== 'string' || ticket.length > 300) return 'invalid'
       const parts = ticket.split('.')
-      if (parts.length !== 6 || parts[0] !== 'v1') return 'invalid'
-      const [, room, attendee, role, exp, given] = parts as [string, string, string, string, string, string]
-      if (!ROOM.test(room) || !ATTENDEE.test(attendee) || (role !== 'host' && role !== 'attendee') || !/^[1-9]\d{0,11}$/.test(exp)) return 'invalid'
-      if (!same(given, mac(parts.slice(0, 5).join('.')))) return 'invalid'
+      if (parts.length !== 7 || parts[0] !== 'v1') return 'invalid'
+      const [, room, attendee, role, exp, nonce, given] = parts as [string, string, string, string, string, string, string]
+      if (!ROOM.test(room) || !ATTENDEE.test(attendee) || (role !== 'host' && role !== 'attendee') || !/^[1-9]\d{0,11}$/.test(exp) || !/^[0-9a-f]{12}$/.test(nonce)) return 'invalid'
+      if (!same(given, mac(parts.slice(0, 6).join('.')))) return 'invalid'
       if (Number(exp) * 1000 <= nowMs) return 'expired'
       return { room, attendee, role, exp: Number(exp) }
     }

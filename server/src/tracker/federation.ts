@@ -22,8 +22,13 @@ import type { PeerKind, RemotePeer, SwarmLink, TrackerProtocol } from './protoco
 import type { Peer } from './swarm.ts'
 
 const VERSION = 1
-/** Entries per bus message (NATS's default largest payload is 1 MB; an entry is under 120 bytes). */
+/** Entries per bus message: a peer entry is under 150 bytes. */
 const BATCH = 2000
+/**
+ * Bytes per bus message, well under NATS's default largest payload (1 MB), which a burst of offers
+ * (up to 32 KB of SDP each) would pass: a message over it is refused whole, good offers with it.
+ */
+const MAX_MESSAGE_BYTES = 512 * 1024
 const OPS = ['up', 'completed', 'gone'] as const
 const KINDS = ['http', 'ws'] as const
 const HEX40 = /^[0-9a-f]{40}$/
@@ -106,13 +111,26 @@ export function createSwarmFederation (opts: SwarmFederationOptions): SwarmFeder
     flushing = true
     setImmediate(flush)
   }
+  /** Publishes `entries` under `key` in as many messages as BATCH and MAX_MESSAGE_BYTES allow. */
+  function publishChunked (subject: string, key: 'peers' | 'signals', entries: unknown[], size: (e: unknown) => number) {
+    let start = 0
+    while (start < entries.length) {
+      let end = start
+      let bytes = 64
+      while (end < entries.length && end - start < BATCH && (end === start || bytes + size(entries[end]) <= MAX_MESSAGE_BYTES)) bytes += size(entries[end++])
+      bus.publish(subject, encode({ v: VERSION, from: self, [key]: entries.slice(start, end) }))
+      start = end
+    }
+  }
+  const peerSize = () => 150
+  // Its text is JSON inside JSON: escaping at most doubles it.
+  const signalSize = (e: unknown) => (e as SignalEntry)[2].length * 2 + 120
+
   function flush () {
     flushing = false
-    for (let i = 0; i < peersOut.length; i += BATCH) bus.publish('tracker.peers', encode({ v: VERSION, from: self, peers: peersOut.slice(i, i + BATCH) }))
+    publishChunked('tracker.peers', 'peers', peersOut, peerSize)
     peersOut = []
-    for (const [instance, signals] of signalsOut) {
-      for (let i = 0; i < signals.length; i += BATCH) bus.publish(`tracker.to.${instance}`, encode({ v: VERSION, from: self, signals: signals.slice(i, i + BATCH) }))
-    }
+    for (const [instance, signals] of signalsOut) publishChunked(`tracker.to.${instance}`, 'signals', signals, signalSize)
     signalsOut = new Map()
   }
 

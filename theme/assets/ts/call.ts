@@ -4,7 +4,9 @@
 // microphone (asked only now), the companion's signalling, and a WebRTC connection to every other
 // participant (a full mesh: the newcomer offers, the others answer). The companion spends each next
 // period as it starts; when it cannot, it removes the reader and tells the others to drop them.
-// The host opens the page with #host=<host token> and joins without paying.
+// The host opens the page with #host=<host token> and joins without paying. A Jitsi room is shown in
+// a frame of this page, with the signalling socket kept open: that is how the companion bills it and
+// takes the reader out when the payment stops.
 import { formatAmount } from './amounts.ts'
 import { readerBalance } from './balance.ts'
 import { followCredits } from './credit.ts'
@@ -30,7 +32,7 @@ interface RoomView {
 }
 interface Joined {
   ticket: string; attendee: string; role: 'host' | 'attendee'; charged: string; periodAmount: string; asset: { assetCode: string, assetScale: number }
-  signal: string | null; iceServers: RTCIceServer[]; jitsi?: { domain: string, room: string, jwt: string }
+  signal: string; iceServers: RTCIceServer[]; jitsi?: { domain: string, room: string, jwt: string }
 }
 interface Refusal { code?: string, message?: string, price?: string, balance?: string }
 interface PeerInfo { id: string, name: string, role: 'host' | 'attendee' }
@@ -85,6 +87,8 @@ function main () {
     let ending: string | undefined
 
     const cleanup = () => {
+      jitsiFrame?.remove()
+      jitsiFrame = undefined
       for (const p of peers.values()) { p.pc.close(); p.item.remove() }
       peers.clear()
       for (const track of media?.getTracks() ?? []) track.stop()
@@ -150,33 +154,50 @@ function main () {
       return entry
     }
 
-    const connect = async (j: Joined) => {
-      if (j.jitsi) {
-        // A self-hosted Jitsi room: its name and the JWT came with the paid join, never with the page.
-        location.assign(`https://${j.jitsi.domain}/${encodeURIComponent(j.jitsi.room)}?jwt=${encodeURIComponent(j.jitsi.jwt)}`)
-        return
-      }
+    /** Where the call is shown: the mesh's videos, or the Jitsi room's frame. */
+    let jitsiFrame: HTMLIFrameElement | undefined
+    let attendee: string | undefined
+    let resumes = 0
+
+    const connect = (j: Joined) => {
+      attendee = j.attendee
       say(t.connecting, 'connecting')
-      try {
-        media = await navigator.mediaDevices.getUserMedia({ video: true, audio: true })
-      } catch {
-        media = null
-      }
       ending = undefined
       join.hidden = true
       leave.hidden = false
-      videoItem(t.you, media, true).item.dataset.self = ''
-      const ws = new WebSocket(j.signal!)
+      // The ticket is claimed at once (it is short-lived); the camera prompt may take its time after.
+      const ws = new WebSocket(j.signal)
       socket = ws
       ws.onopen = () => { ws.send(JSON.stringify({ type: 'hello', ticket: j.ticket })) }
-      ws.onmessage = (ev) => {
-        const m = JSON.parse(String(ev.data)) as Record<string, unknown>
+      let mediaAsked: Promise<void> | undefined
+      const withMedia = () => mediaAsked ??= (async () => {
+        if (j.jitsi) return
+        if (!media) {
+          try { media = await navigator.mediaDevices.getUserMedia({ video: true, audio: true }) } catch { media = null }
+        }
+        if (!videos.querySelector('[data-self]')) videoItem(t.you, media, true).item.dataset.self = ''
+      })()
+      // Messages are handled in order, each once the camera question is settled.
+      let queue = Promise.resolve()
+      ws.onmessage = (ev) => { queue = queue.then(withMedia).then(() => handle(JSON.parse(String(ev.data)) as Record<string, unknown>)).catch(() => {}) }
+      const handle = (m: Record<string, unknown>) => {
         switch (m.type) {
           case 'welcome': {
             me = m.you as PeerInfo
+            resumes = 0
             block.dataset.attendee = me.id
-            say(media ? t.joined : `${t.joined} ${t.noCamera}`, 'joined')
+            say(media || j.jitsi ? t.joined : `${t.joined} ${t.noCamera}`, 'joined')
             if (j.role === 'attendee') { paidBox.hidden = false; paidBox.textContent = fill(t.paid, { paid: money(BigInt(String(m.paid)), j.asset) }) }
+            if (j.jitsi && !jitsiFrame) {
+              // A self-hosted Jitsi room: its name and the JWT came with the paid join, never with the page.
+              // It stays in this page, so the companion's removal (below) takes the reader out of it.
+              jitsiFrame = document.createElement('iframe')
+              jitsiFrame.className = 'trickle-call__jitsi'
+              jitsiFrame.title = block.querySelector('[data-trickle-call-title]')?.textContent ?? ''
+              jitsiFrame.allow = 'camera; microphone; display-capture; autoplay'
+              jitsiFrame.src = `https://${j.jitsi.domain}/${encodeURIComponent(j.jitsi.room)}?jwt=${encodeURIComponent(j.jitsi.jwt)}`
+              videos.after(jitsiFrame)
+            }
             for (const p of m.peers as PeerInfo[]) addPeer(p, true, j.iceServers)
             break
           }
@@ -207,10 +228,37 @@ function main () {
             end(reason === 'payment_stopped' ? t.removedPayment : reason === 'removed_by_host' ? t.removedHost : t.closed, reason === 'payment_stopped' ? 'removed' : reason === 'removed_by_host' ? 'removed-by-host' : 'closed')
             break
           }
-          case 'error': if (m.code !== 'unknown_peer') say(fill(t.failed, { reason: String(m.message) }), 'failed'); break
+          case 'error': if (m.code !== 'unknown_peer' && m.code !== 'peer_busy') say(fill(t.failed, { reason: String(m.message) }), 'failed'); break
         }
       }
-      ws.onclose = () => { if (socket === ws && ending === undefined) end(t.disconnected, 'disconnected') }
+      ws.onclose = () => {
+        if (socket !== ws || ending !== undefined) return
+        // The connection dropped: the companion keeps this reader's place for a while; take it back
+        // with a new ticket (nothing spent), a few times, before giving up.
+        for (const p of peers.values()) { p.pc.close(); p.item.remove() }
+        peers.clear()
+        if (resumes++ < 3 && attendee) {
+          say(t.connecting, 'connecting')
+          setTimeout(() => { void resume(attendee!) }, 1000 * resumes)
+        } else {
+          end(t.disconnected, 'disconnected')
+        }
+      }
+    }
+
+    const resume = async (id: string) => {
+      try {
+        const { secret } = await readerBalance()
+        const res = await fetch(hostToken ? `${companion}/calls/rooms/${room}/host` : `${companion}/calls/rooms/${room}/join`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(hostToken ? { authorization: `Bearer ${hostToken}` } : {}) },
+          body: JSON.stringify(hostToken ? { resume: id } : { secret, resume: id })
+        })
+        if (!res.ok) { end(t.disconnected, 'disconnected'); return }
+        connect(await res.json() as Joined)
+      } catch {
+        end(t.disconnected, 'disconnected')
+      }
     }
 
     /** One attempt to join; a refusal for want of payment waits for the next credit. */
@@ -222,7 +270,7 @@ function main () {
         body: JSON.stringify(hostToken ? {} : { secret })
       })
       const body = await res.json() as Joined & Refusal
-      if (res.ok) { await connect(body); return 'joined' }
+      if (res.ok) { connect(body); return 'joined' }
       if (res.status === 402 && view) {
         const price = BigInt(body.price ?? view.periodAmount)
         say(fill(t.waiting, { paid: money(BigInt(body.balance ?? 0), view.asset), price: money(price, view.asset), seconds: String(view.periodSeconds) }), 'waiting')
