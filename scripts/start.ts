@@ -54,11 +54,12 @@ for (const name of CREATORS) {
 }
 
 // The example site's call page ({{< call room="office-hours" >}}): a room paid to the demo account,
-// 0.01 USD a minute (the development agent streams 0.012 USD a minute). The host joins it free with
+// 0.001 USD a minute (the development agent streams 0.012 USD a minute, so the first minute is paid
+// within 5 s of pressing join). The host joins it free with
 // the room's host token in the page's address (#host=…), which the banner prints.
 const CALL_ROOM = 'office-hours'
 if (app.demo) {
-  const created = await app.calls.createRoom({ id: CALL_ROOM, title: 'Office hours', pointer: legacy ? app.demo.proxyPointer : app.demo.paymentPointer, rate: { amount: '1', assetCode: 'USD', assetScale: 2 } })
+  const created = await app.calls.createRoom({ id: CALL_ROOM, title: 'Office hours', pointer: legacy ? app.demo.proxyPointer : app.demo.paymentPointer, rate: { amount: '1', assetCode: 'USD', assetScale: 3 } })
   if ('error' in created && created.error !== 'room_exists') app.log.warn({ error: created.error, detail: created.detail }, 'could not create the example call room')
 }
 
