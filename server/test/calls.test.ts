@@ -352,3 +352,22 @@ test('a member cannot flood another off the call: relayed signals are bounded in
   assert.ok(c.app.calls.members('arena').some((m) => m.id === hostId && m.send), 'the host is still in the call')
   assert.equal(hostSocket.closed, undefined)
 })
+
+test('the signalling closes a socket that never says hello (4005), one that floods messages (1008), and a ticket that expired unused (4002)', async (t) => {
+  const c = await companion(t)
+  await c.room('quiet')
+  const silent = await Signal.open(t, c)
+  const chatty = await Signal.open(t, c)
+  for (let i = 0; i < 700; i++) chatty.send({ type: 'nothing' })
+  assert.equal((await chatty.whenClosed()).code, 1008)
+  // A ticket lasts the paid period and the grace (2 s + 1 s here): unused after that, it admits nobody,
+  // and its member is gone without a second period charged.
+  const secret = await c.reader(10n * PERIOD)
+  const joined = await post(`${c.url}/calls/rooms/quiet/join`, { secret })
+  await new Promise((resolve) => setTimeout(resolve, 4500))
+  const late = await Signal.open(t, c, joined.body.ticket as string)
+  assert.equal((await late.whenClosed()).code, 4002)
+  assert.equal(c.app.calls.occupancy('quiet'), 0)
+  assert.equal(await (await fetch(`${c.url}/balances/${balanceIdOf(secret)}`)).text(), (9n * PERIOD).toString(), 'one period, not two')
+  assert.equal((await silent.whenClosed()).code, 4005, 'no hello within 10 s')
+})

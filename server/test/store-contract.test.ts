@@ -156,6 +156,34 @@ test('periodic work runs once per deployment: a second store on the same databas
   await s.close()
 })
 
+test('a job run every N ms runs once per deployment and interval, whichever instance\'s timer fires first', async () => {
+  const schema = `trickle_test_${randomBytes(6).toString('hex')}`
+  const a = await openPostgresStore({ url: POSTGRES, schema })
+  const b = await openPostgresStore({ url: POSTGRES, schema })
+  const file = `/tmp/trickle-exclusive-${randomBytes(4).toString('hex')}.sqlite`
+  const c = openSqliteStore(file)
+  const d = openSqliteStore(file)
+  try {
+    for (const [x, y] of [[a, b], [c, d]] as const) {
+      const ran: string[] = []
+      const job = (who: string) => async () => { ran.push(who) }
+      await x.exclusive('purge', job('x'), { everyMs: 1000, now: 10_000 })
+      await y.exclusive('purge', job('y'), { everyMs: 1000, now: 10_500 })
+      await x.exclusive('purge', job('x'), { everyMs: 1000, now: 10_900 })
+      await y.exclusive('purge', job('y'), { everyMs: 1000, now: 11_000 })
+      await x.exclusive('purge', job('x'), { everyMs: 1000, now: 11_200 })
+      assert.deepEqual(ran, ['x', 'y'], 'once per interval, by whichever came first')
+    }
+  } finally {
+    await a.dropSchema()
+    await a.close()
+    await b.close()
+    await c.close()
+    await d.close()
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) await import('node:fs/promises').then((fs) => fs.rm(f, { force: true }))
+  }
+})
+
 test('a PostgreSQL that cannot be reached is one message naming it, without its password', async () => {
   await assert.rejects(openPostgresStore({ url: 'postgres://root:secret@127.0.0.1:9/test' }), (err: Error) =>
     err instanceof StoreOpenError && /^could not connect to PostgreSQL at postgres:\/\/root:\*\*\*@127\.0\.0\.1:9\/test: .*ECONNREFUSED/.test(err.message) && !err.message.includes('secret'))

@@ -198,10 +198,15 @@ export function createCallService (deps: CallDeps): CallService {
     return undefined
   }
 
+  /**
+   * How long a ticket waits for its signalling socket: never past the paid period and the grace, so
+   * a member that never connects is never charged a second period.
+   */
+  const ticketMs = (r: Room) => Math.min(s.connectMs, r.periodMs + s.graceMs)
+
   function result (room: Room, m: Member, charged: bigint, signalUrl: string, balance?: bigint): JoinResult {
     const t = now()
-    // Good until this period's end and the grace: the signalling socket must be open well before.
-    const exp = Math.floor((t + Math.min(s.connectMs, s.periodMs + s.graceMs)) / 1000) + 1
+    const exp = Math.floor((t + ticketMs(room)) / 1000) + 1
     const jitsi = room.jitsiRoom && s.jitsi
       ? { domain: s.jitsi.domain, room: room.jitsiRoom, jwt: jitsiToken(s.jitsi, { room: room.jitsiRoom, nbf: Math.floor(t / 1000) - 10, exp: Math.floor((m.nextChargeAt + s.graceMs) / 1000), context: { user: { id: m.id, name: m.name, moderator: m.role === 'host' } } }), expiresAt: m.nextChargeAt + s.graceMs }
       : undefined
@@ -260,7 +265,8 @@ export function createCallService (deps: CallDeps): CallService {
           if (!r) { drop(m, 'room_closed'); continue }
           if (m.connectBy !== undefined && t >= m.connectBy) { drop(m, m.wasConnected ? 'disconnected' : 'never_connected'); continue }
           if (r.endsAt !== undefined && t >= r.endsAt) { drop(m, 'room_closed'); continue }
-          if (m.role === 'host' || t < m.nextChargeAt) continue
+          // Not connected yet: nothing more is charged before its first hello (its ticket ends first).
+          if (m.role === 'host' || t < m.nextChargeAt || (m.connectBy !== undefined && !m.wasConnected)) continue
           // It may have left while an earlier charge of this pass was awaited.
           if (rooms.get(m.room)?.get(m.id) !== m) continue
           const spent = await charge(r, m, m.periods)
@@ -357,7 +363,7 @@ export function createCallService (deps: CallDeps): CallService {
       // Checked before anything is spent: a full room costs nothing.
       const members = membersOf(r.id)
       if (members.size >= r.maxParticipants) return { error: CallError.Full }
-      const m: Member = { id: randomBytes(16).toString('hex'), name: name.trim(), role: 'attendee', room: r.id, balanceId, periods: 0, paid: 0n, nextChargeAt: t, connectBy: t + s.connectMs }
+      const m: Member = { id: randomBytes(16).toString('hex'), name: name.trim(), role: 'attendee', room: r.id, balanceId, periods: 0, paid: 0n, nextChargeAt: t, connectBy: t + ticketMs(r) }
       // Held while the first period is spent, so racing joins cannot overfill the room.
       members.set(m.id, m)
       const spent = await charge(r, m, 0).catch((err: unknown) => {
@@ -391,7 +397,7 @@ export function createCallService (deps: CallDeps): CallService {
       const t = now()
       const members = membersOf(r.id)
       if (members.size >= r.maxParticipants) return { error: CallError.Full }
-      const m: Member = { id: randomBytes(16).toString('hex'), name: display.trim(), role: 'host', room: r.id, periods: 0, paid: 0n, nextChargeAt: Number.MAX_SAFE_INTEGER, connectBy: t + s.connectMs }
+      const m: Member = { id: randomBytes(16).toString('hex'), name: display.trim(), role: 'host', room: r.id, periods: 0, paid: 0n, nextChargeAt: Number.MAX_SAFE_INTEGER, connectBy: t + ticketMs(r) }
       members.set(m.id, m)
       return result(r, m, 0n, signalUrl)
     },

@@ -23,7 +23,8 @@ export default fp(async function openPaymentsPlugin (app, opts: { publicUrl: str
   // forgotten hourly, so the tables do not grow for ever.
   const now = opts.now ?? Date.now
   const purge = setInterval(() => {
-    void app.store.exclusive('open-payments-purge', () => store.purge(now(), { grantTtlMs: 30 * 24 * 3600_000, paymentRetentionMs: 30 * 24 * 3600_000 }))
+    // Once per deployment and hour, whichever instance's timer fires first.
+    void app.store.exclusive('open-payments-purge', () => store.purge(now(), { grantTtlMs: 30 * 24 * 3600_000, paymentRetentionMs: 30 * 24 * 3600_000 }), { everyMs: 0.9 * 3600_000 })
       .then((n) => { if (n && n.tokens + n.grants + n.payments > 0) app.log.info({ service: 'open-payments', ...n }, 'expired Open Payments state forgotten') })
       .catch((err: unknown) => app.log.error({ err }, 'could not purge Open Payments state'))
   }, 3600_000).unref()

@@ -234,15 +234,24 @@ export async function openPostgresStore (opts: PostgresStoreOptions): Promise<Po
       })
     },
 
-    async exclusive (job, fn) {
+    async exclusive (job, fn, opts = {}) {
       // A session-level advisory lock, held on one connection while `fn` runs: another instance's
-      // try finds it taken and skips this turn.
+      // try finds it taken and skips this turn. With `everyMs`, the last run's start (in meta) makes
+      // the other instances' timers skip until the interval has passed: once per deployment.
       const c = await pool.connect()
       const key = `trickle-job:${schema ?? ''}:${job}`
       try {
         const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key])).rows[0]!.ok
         if (!got) return undefined
-        try { return await fn() } finally { await c.query('SELECT pg_advisory_unlock(hashtext($1))', [key]) }
+        try {
+          if (opts.everyMs !== undefined) {
+            const t = opts.now ?? Date.now()
+            const last = Number((await one<{ value: string }>(c, 'SELECT value FROM meta WHERE key = $1', [`job-ran:${job}`]))?.value ?? 0)
+            if (t - last < opts.everyMs) return undefined
+            await c.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [`job-ran:${job}`, String(t)])
+          }
+          return await fn()
+        } finally { await c.query('SELECT pg_advisory_unlock(hashtext($1))', [key]) }
       } finally {
         c.release()
       }

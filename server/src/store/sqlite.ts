@@ -138,6 +138,8 @@ export function openSqliteStore (file: string): SqliteStore {
   const q = {
     metaGet: db.prepare('SELECT value FROM meta WHERE key = ?'),
     metaInsert: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
+    // Claims a job's turn: inserts its last run, or moves it forward only if the old one is older than the cutoff.
+    jobClaim: db.prepare('INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE CAST(meta.value AS INTEGER) <= ?3'),
     accountInsert: db.prepare('INSERT OR IGNORE INTO accounts (name, created_at, received) VALUES (?, ?, \'0\')'),
     accountGet: db.prepare('SELECT name, created_at, received FROM accounts WHERE name = ?'),
     accountList: db.prepare('SELECT name, created_at, received FROM accounts ORDER BY name'),
@@ -348,10 +350,16 @@ export function openSqliteStore (file: string): SqliteStore {
       })
     },
 
-    // One file is one deployment's store; several processes sharing it may both purge, which only
-    // repeats a DELETE. Within this process, one run of a job at a time.
-    async exclusive (job, fn) {
+    // One file is one deployment's store. Within this process, one run of a job at a time; with
+    // `everyMs`, the last run's start (in meta, read and written in one statement) makes other
+    // processes sharing the file skip until the interval has passed.
+    async exclusive (job, fn, opts = {}) {
       if (running.has(job)) return undefined
+      if (opts.everyMs !== undefined) {
+        const t = opts.now ?? Date.now()
+        const claimed = q.jobClaim.run(`job-ran:${job}`, String(t), t - opts.everyMs)
+        if (Number(claimed.changes) === 0) return undefined
+      }
       running.add(job)
       try { return await fn() } finally { running.delete(job) }
     },

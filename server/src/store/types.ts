@@ -146,7 +146,17 @@ export interface Store {
    * Periodic work that a deployment needs done once, not once per instance (purges): runs `fn` when
    * no other instance sharing this store runs the same `job` now, else returns undefined at once.
    */
-  exclusive<T> (job: string, fn: () => Promise<T>): Promise<T | undefined>
+  exclusive<T> (job: string, fn: () => Promise<T>, opts?: ExclusiveOptions): Promise<T | undefined>
 
   close (): Promise<void>
+}
+
+export interface ExclusiveOptions {
+  /**
+   * Run at most once per this many ms across the deployment: the start of each run is recorded in the
+   * store, and an instance whose turn comes sooner after another's skips (its timer fires anyway).
+   */
+  everyMs?: number
+  /** The clock the record is kept in (default Date.now). */
+  now?: number
 }

@@ -18,11 +18,13 @@ export default fp(async function verifierPlugin (app, opts: { publicUrl: string,
     now: opts.now
   })
   app.decorate('verifier', verifier)
+  const purgeMs = Math.min(opts.ttlSeconds * 1000, 60_000)
   const purge = setInterval(() => {
-    // Once per deployment: several companions on one database take turns.
-    app.store.exclusive('nonce-purge', () => verifier.purgeExpired()).then((n) => { if (n) app.log.debug({ nonces: n }, 'expired receipt nonces purged') },
+    // Once per deployment and interval: several companions on one database take turns, the first
+    // whose timer fires runs it (a little less than the interval, for timers' drift).
+    app.store.exclusive('nonce-purge', () => verifier.purgeExpired(), { everyMs: purgeMs * 0.9 }).then((n) => { if (n) app.log.debug({ nonces: n }, 'expired receipt nonces purged') },
       (err: unknown) => app.log.warn({ err }, 'could not purge expired nonces'))
-  }, Math.min(opts.ttlSeconds * 1000, 60_000))
+  }, purgeMs)
   purge.unref()
   const summary = setInterval(() => { verifier.logCredits() }, CREDIT_SUMMARY_MS)
   summary.unref()

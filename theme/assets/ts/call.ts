@@ -307,6 +307,8 @@ function main () {
         }
       })()
     })
+    // Closing or leaving the page ends the call at once (else the companion keeps the place a while).
+    addEventListener('pagehide', () => { if (socket) send({ type: 'leave' }) })
     leave.addEventListener('click', () => {
       send({ type: 'leave' })
       end(t.left, 'left')
