@@ -178,7 +178,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(cors, {
     origin: config.corsOrigin === '*' ? '*' : config.corsOrigin.split(',').map((s) => s.trim()),
     methods: ['GET', 'POST', 'PATCH', 'DELETE'],
-    allowedHeaders: ['content-type', 'authorization', 'receipt-nonce', 'receipt-secret', 'web-monetization-id', 'signature', 'signature-input', 'content-digest']
+    allowedHeaders: ['content-type', 'authorization', 'idempotency-key', 'receipt-nonce', 'receipt-secret', 'web-monetization-id', 'signature', 'signature-input', 'content-digest']
   })
   await app.register(rateLimitPlugin, { perMinute: config.httpRateLimitPerMinute, spspPerAddress: config.spspRateLimitPerAddress, spspPerProxy: config.spspRateLimitPerProxy })
   await app.register(openapiPlugin, { publicUrl: config.publicUrl, version: VERSION })

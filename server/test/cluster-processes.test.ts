@@ -89,3 +89,21 @@ test('three instances watching one webhook outbox deliver each webhook exactly o
   assert.equal(seen.size, 60)
   assert.ok(instances.every((c) => c.child.exitCode === null))
 })
+
+test('a spend retried with its Idempotency-Key, on any instance and all at once, is spent once', { timeout: 120_000 }, async (t) => {
+  const { instances, receipt, store } = await three(t)
+  const credited = await fetch(`${instances[0]!.url}/balances/payer:creditReceipt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: await receipt(10_000n) })
+  assert.equal(credited.status, 200)
+  const spend = (i: number, key: string, amount = '1000') => fetch(`${instances[i % 3]!.url}/balances/payer:spend`, { method: 'POST', headers: { ...spendAuth, 'idempotency-key': key }, body: amount })
+  const answers = await Promise.all(Array.from({ length: 30 }, async (_, i) => {
+    const res = await spend(i, 'order-42')
+    return { status: res.status, left: await res.text(), replay: res.headers.get('idempotent-replay') }
+  }))
+  assert.ok(answers.every((a) => a.status === 200 && a.left === '9000'), JSON.stringify(answers.slice(0, 3)))
+  assert.equal(answers.filter((a) => a.replay === 'true').length, 29, 'one spent, 29 answered as replays')
+  assert.equal(await store.getBalance('payer', 'creator'), 9000n)
+  assert.equal(await (await spend(0, 'order-43')).text(), '8000', 'another key is another spend')
+  assert.equal(await (await spend(1, 'order-43', '500')).text(), '7500', 'the same key with another amount is another spend')
+  const bad = await spend(2, 'no spaces allowed')
+  assert.deepEqual([bad.status, (await bad.json() as { code: string }).code], [400, 'invalid_idempotency_key'])
+})

@@ -21,6 +21,7 @@ export const VerifierError = {
   UnknownBalance: 'unknown_balance',
   InsufficientBalance: 'insufficient_balance',
   InvalidReceiver: 'invalid_receiver',
+  InvalidIdempotencyKey: 'invalid_idempotency_key',
   ReceiverRequired: 'receiver_required'
 } as const
 export type VerifierError = typeof VerifierError[keyof typeof VerifierError]
@@ -46,6 +47,7 @@ export const verifierErrorStatus: { [E in VerifierError]: number } = {
   unknown_balance: 404,
   insufficient_balance: 409,
   invalid_receiver: 400,
+  invalid_idempotency_key: 400,
   receiver_required: 409
 }
 
@@ -70,6 +72,7 @@ export const verifierErrorMessage: { [E in VerifierError]: string } = {
   unknown_balance: 'balance does not exist',
   insufficient_balance: 'insufficient balance',
   invalid_receiver: 'receiver must be a proxy id (32 hex digits), or empty for money whose receiver is unknown',
+  invalid_idempotency_key: 'Idempotency-Key must be 1-128 letters, digits, "-", "_", "." or ":"',
   receiver_required: 'this balance holds money for several receivers: name the one to spend from with ?receiver={proxy id}'
 }
 

@@ -56,16 +56,20 @@ const textRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['verifier'],
       summary: 'Spend from a balance',
       description: 'Body: the amount as decimal text. Needs the spend (or admin) token; the original had no authentication, so anyone knowing a balance id could drain it. ' +
-        'Balances are kept per receiver (the proxy pointer a payment reached): this spends from `receiver`, or, when none is named, from the only receiver the balance holds money for (a site with one receiver, as receipt-verifier served, never names one); 409 `receiver_required` when it holds money for several.',
+        'Balances are kept per receiver (the proxy pointer a payment reached): this spends from `receiver`, or, when none is named, from the only receiver the balance holds money for (a site with one receiver, as receipt-verifier served, never names one); 409 `receiver_required` when it holds money for several. ' +
+        'With an `Idempotency-Key` header, a retry with the same key and amount within a day spends nothing again (it answers the balance left, and `Idempotent-Replay: true`): retry a spend that got no answer, from any instance, without paying twice.',
       security: bearer,
       params: BalanceParams,
       querystring: ReceiverQuery,
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 200, description: 'Up to 128 letters, digits, "-", "_", "." or ":"' })) }),
       body: { description: 'Amount, decimal text', content: { 'text/plain': { schema: { type: 'string', examples: ['100'] } } } },
       response: { 200: textReply('The balance left'), 400: errorRef, 401: errorRef, 404: errorRef, 409: errorRef, 413: errorRef }
     }
   }, async (req, reply) => {
-    const result = await app.verifier.spend(req.params.id, req.body, req.query.receiver)
+    const key = req.headers['idempotency-key']
+    const result = await app.verifier.spend(req.params.id, req.body, req.query.receiver, typeof key === 'string' ? key : undefined)
     if (isVerifierError(result)) return fail(reply, result)
+    if (key !== undefined && result.charged === 0n) reply.header('idempotent-replay', 'true')
     return reply.type('text/plain; charset=utf-8').send(result.balance.toString())
   })
 

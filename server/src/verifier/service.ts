@@ -48,7 +48,7 @@ export interface VerifierService {
    * receipt-verifier's spend (an operator's, with the spend token): from what the balance holds for
    * `receiver`, or, when none is named, for the only receiver it holds money for.
    */
-  spend (balanceId: string, amount: unknown, receiver?: string): Promise<{ balance: bigint } | VerifierError>
+  spend (balanceId: string, amount: unknown, receiver?: string, idempotencyKey?: string): Promise<{ balance: bigint, charged: bigint } | VerifierError>
   /** What the balance holds for one receiver, or for all together. */
   getBalance (balanceId: string, receiver?: string): Promise<bigint | VerifierError>
   /** Logs (info) what was credited since the last call, in one line: receipts, balances, amounts per receiver. */
@@ -230,9 +230,10 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
       return { amount: result.amount, spspEndpoint: result.nonce!.spspEndpoint }
     },
 
-    async spend (balanceId, amount, receiver) {
+    async spend (balanceId, amount, receiver, idempotencyKey) {
       if (!BALANCE_ID.test(balanceId)) return VerifierError.InvalidBalanceId
       if (receiver !== undefined && !RECEIVER.test(receiver)) return VerifierError.InvalidReceiver
+      if (idempotencyKey !== undefined && !/^[A-Za-z0-9_.:-]{1,128}$/.test(idempotencyKey)) return VerifierError.InvalidIdempotencyKey
       const value = parseAmount(amount)
       if (typeof value === 'string') return value
       let from = receiver
@@ -243,11 +244,21 @@ export function createVerifierService (deps: VerifierDeps): VerifierService {
         if (held.length > 1) return VerifierError.ReceiverRequired
         from = held[0]!.receiver
       }
+      if (idempotencyKey !== undefined) {
+        // A retry with the same key (and amount) within a day spends nothing again: the spend is a
+        // grant, one atomic step with the balance, as a purchase is (several instances included).
+        const t = now()
+        const granted = await deps.store.spendForGrant({ balanceId, receiver: from, grantKey: `spend:${value}:${idempotencyKey}`, amount: value, now: t, expiresAt: t + 24 * 3600_000 })
+        if (granted.kind === 'unknown_balance') return VerifierError.UnknownBalance
+        if (granted.kind === 'insufficient') return VerifierError.InsufficientBalance
+        if (granted.charged > 0n) log.info({ balance: balanceId, receiver: from, amount: value.toString(), left: granted.balance.toString(), idempotencyKey }, 'balance spent')
+        return { balance: granted.balance, charged: granted.charged }
+      }
       const result = await deps.store.spend(balanceId, value, from)
       if (result.kind === 'unknown_balance') return VerifierError.UnknownBalance
       if (result.kind === 'insufficient') return VerifierError.InsufficientBalance
       log.info({ balance: balanceId, receiver: from, amount: value.toString(), left: result.balance.toString() }, 'balance spent')
-      return { balance: result.balance }
+      return { balance: result.balance, charged: value }
     },
 
     async getBalance (balanceId, receiver) {
