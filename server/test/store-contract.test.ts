@@ -5,6 +5,9 @@
 // asked twice at once.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { describe, test } from 'node:test'
 import { openPostgresStore, StoreOpenError } from '../src/store/postgres.ts'
 import { openSqliteStore } from '../src/store/sqlite.ts'
@@ -160,7 +163,7 @@ test('a job run every N ms runs once per deployment and interval, whichever inst
   const schema = `trickle_test_${randomBytes(6).toString('hex')}`
   const a = await openPostgresStore({ url: POSTGRES, schema })
   const b = await openPostgresStore({ url: POSTGRES, schema })
-  const file = `/tmp/trickle-exclusive-${randomBytes(4).toString('hex')}.sqlite`
+  const file = path.join(tmpdir(), `trickle-exclusive-${randomBytes(4).toString('hex')}.sqlite`)
   const c = openSqliteStore(file)
   const d = openSqliteStore(file)
   try {
@@ -180,7 +183,7 @@ test('a job run every N ms runs once per deployment and interval, whichever inst
     await b.close()
     await c.close()
     await d.close()
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) await import('node:fs/promises').then((fs) => fs.rm(f, { force: true }))
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true })
   }
 })
 
